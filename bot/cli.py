@@ -1,0 +1,140 @@
+"""The `bot` command: ask, chat, eval. Thin: parse, call the library, render, return an exit code."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from bot.engine import Bot
+from bot.evaluate import DataError, evaluate, read_labelled
+from bot.problems import LoadError
+from bot.report import eval_table, explain, reply_dict, reply_json
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _default_config() -> str:
+    return os.environ.get("BOT_CONFIG", "config.yaml")
+
+
+def friendly(func: F) -> F:
+    """Shop problems print and exit 1; anything unexpected prints one line naming a log file, exit 3."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except LoadError as exc:
+            click.echo(exc.render(), err=True)
+            sys.exit(1)
+        except DataError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(1)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception:
+            fd, log = tempfile.mkstemp(prefix="bot-error-", suffix=".log")
+            with os.fdopen(fd, "w") as handle:
+                handle.write(traceback.format_exc())
+            click.echo(f"出了意外的错误，详情已写入 {log} (unexpected error; traceback in {log})", err=True)
+            sys.exit(3)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _load(config: str) -> Bot:
+    path = Path(config)
+    if not path.is_file():
+        raise click.ClickException(
+            f"找不到配置文件 {config}：请在店铺目录（有 config.yaml 的目录）里运行，或用 --config 指定。"
+            f" (config file {config} not found: run in the shop folder or pass --config)"
+        )
+    return Bot.from_config(path)
+
+
+config_option = click.option(
+    "--config", "-c", default=_default_config, show_default="config.yaml or $BOT_CONFIG",
+    help="The shop's config.yaml (intents/ and responses/ are found from it).",
+)  # fmt: skip
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="dianxiaoer")
+def main() -> None:
+    """店小二: a rule-based auto-responder for Chinese online shops."""
+
+
+@main.command()
+@click.argument("text")
+@click.option("--explain", "show_why", is_flag=True, help="Show tokens, candidates and evidence.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole reply as JSON.")
+@config_option
+@friendly
+def ask(text: str, show_why: bool, as_json: bool, config: str) -> None:
+    """Answer one buyer message."""
+    bot = _load(config)
+    reply = bot.reply("cli", text)
+    if as_json:
+        click.echo(reply_json(reply))
+        return
+    click.echo(reply.text)
+    if show_why:
+        click.echo(explain(reply, bot.title))
+
+
+@main.command()
+@click.option("--explain", "show_why", is_flag=True, help="After each reply, show why.")
+@config_option
+@friendly
+def chat(show_why: bool, config: str) -> None:
+    """Chat with the shop as a buyer would (Ctrl-D or 退出 to leave)."""
+    bot = _load(config)
+    shop = bot.shop.settings.shop.get("name", "店小二")
+    click.echo(f"【{shop}】店小二在线，输入消息开始对话；输入 退出 或按 Ctrl-D 结束。")
+    session = "chat"
+    while True:
+        try:
+            text = input("买家> ")
+        except (EOFError, KeyboardInterrupt):
+            click.echo()
+            return
+        if text.strip() in ("退出", "exit", "quit"):
+            return
+        reply = bot.reply(session, text)
+        click.echo(f"小二> {reply.text}")
+        if show_why:
+            click.echo(explain(reply, bot.title))
+
+
+@main.command(name="eval")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.option("--failures", is_flag=True, help="Also list every wrong answer.")
+@config_option
+@friendly
+def eval_command(file: Path, as_json: bool, failures: bool, config: str) -> None:
+    """Measure the bot on labelled messages: JSON lines {"text", "intent", "alt"?}."""
+    if not file.is_file():
+        raise click.ClickException(f"找不到文件 {file} (file not found)")
+    bot = _load(config)
+    report = evaluate(bot, list(read_labelled(file)))
+    summary = report.to_dict()
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+    else:
+        click.echo(eval_table(summary))
+    if failures:
+        for o in report.outcomes:
+            if o.verdict == "wrong":
+                click.echo(json.dumps({"line": o.item.line, "label": o.item.intent, **{
+                    k: reply_dict(o.reply)[k] for k in ("intent", "confidence", "normalized")
+                }}, ensure_ascii=False))  # fmt: skip

@@ -1,0 +1,72 @@
+"""config.yaml → validated, frozen `Settings`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+from bot import yamlfile
+from bot.model import Origin
+from bot.problems import LoadError, Problem, errors, problem
+from bot.schema import ConfigFile, validate
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything config.yaml says, resolved against the folder it lives in."""
+
+    root: Path
+    shop: Mapping[str, object]
+    answer_at: float
+    handoff_below: float
+    misses_before_handoff: int
+    intents_dir: Path
+    responses_dir: Path
+    slang: Mapping[str, str]
+    words: tuple[str, ...]
+    anger_words: tuple[str, ...]
+    calm_phrases: tuple[str, ...]
+    replies: Mapping[str, str]
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and check config.yaml; raise `LoadError` with every problem found."""
+    settings, problems = read_settings(path)
+    if settings is None or errors(problems):
+        raise LoadError(problems)
+    return settings
+
+
+def read_settings(path: Path) -> tuple[Settings | None, list[Problem]]:
+    shown = path.name
+    document, problems = yamlfile.read(path, shown)
+    if errors(problems):
+        return None, problems
+    parsed, shape_problems = validate(ConfigFile, document, shown)
+    problems += shape_problems
+    if parsed is None:
+        return None, problems
+    t = parsed.thresholds
+    if t.handoff_below >= t.answer_at:
+        where = Origin(file=shown)
+        if isinstance(document, yamlfile.YMap) and "thresholds" in document:
+            where = yamlfile.origin_of(document, "thresholds")
+        problems.append(problem("thresholds-order", where, low=t.handoff_below, high=t.answer_at))
+        return None, problems
+    root = path.resolve().parent
+    return Settings(
+        root=root,
+        shop=MappingProxyType(dict(parsed.shop)),
+        answer_at=t.answer_at,
+        handoff_below=t.handoff_below,
+        misses_before_handoff=t.misses_before_handoff,
+        intents_dir=root / parsed.paths.intents,
+        responses_dir=root / parsed.paths.responses,
+        slang=MappingProxyType(dict(parsed.language.slang)),
+        words=tuple(parsed.language.words),
+        anger_words=tuple(parsed.handoff.anger_words),
+        calm_phrases=tuple(parsed.handoff.calm_phrases),
+        replies=MappingProxyType(parsed.replies.model_dump()),
+    ), problems

@@ -1,0 +1,65 @@
+"""Matches + anger + session + thresholds → one Decision: answer, clarify or hand off.
+
+The confidence is the best intent's score reduced by how close the runner-up comes: a near tie is
+not confidence. Secondary intents (greeting, thanks…) give way when another intent has evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.model import Action, Candidate, Decision, HandoffReason, Match, Session
+
+# A secondary intent (greeting, thanks…) gives way to any other intent at least this strong.
+_YIELD_TO = 0.35
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Policy:
+    answer_at: float
+    handoff_below: float
+    misses_before_handoff: int
+    handoff_intents: frozenset[str]
+
+
+def rank(matches: Sequence[Match]) -> list[Match]:
+    """Matches in the order the bot considers them: vetoed out, secondary intents yielding."""
+    live = [m for m in matches if not m.vetoed and m.score > 0]
+    if any(not m.secondary and m.score >= _YIELD_TO for m in live):
+        live = [m for m in live if not m.secondary]
+    return live
+
+
+def confidence(ranked: Sequence[Match]) -> float:
+    """One number in [0, 1]: the best score, lowered by the runner-up's closeness and by the part
+    of the message the best intent does not explain."""
+    if not ranked:
+        return 0.0
+    best = ranked[0]
+    second = ranked[1].score if len(ranked) > 1 else 0.0
+    closeness = min(1.0, second / best.score) if best.score else 1.0
+    explained = 0.7 + 0.3 * best.coverage
+    return round(max(0.0, min(1.0, best.score * (1 - 0.5 * closeness**2) * explained)), 4)
+
+
+def decide(matches: Sequence[Match], angry: bool, session: Session, policy: Policy) -> Decision:
+    ranked = rank(matches)
+    conf = confidence(ranked)
+    top = tuple(Candidate(intent_id=m.intent_id, score=m.score) for m in ranked[:3])
+    best = ranked[0].intent_id if ranked else None
+    if angry:
+        return Decision(action=Action.HANDOFF, intent_id=best, confidence=conf, alternatives=top,
+                        reason=HandoffReason.ANGRY)  # fmt: skip
+    if best in policy.handoff_intents and conf >= policy.handoff_below:
+        reason = HandoffReason.ASKED_FOR_PERSON if best == "human" else HandoffReason.INTENT_FLAGGED
+        return Decision(action=Action.HANDOFF, intent_id=best, confidence=conf, alternatives=top, reason=reason)
+    if conf >= policy.answer_at:
+        return Decision(action=Action.ANSWER, intent_id=best, confidence=conf, alternatives=top)
+    if session.misses + 1 >= policy.misses_before_handoff:
+        return Decision(action=Action.HANDOFF, intent_id=best, confidence=conf, alternatives=top,
+                        reason=HandoffReason.REPEATED_MISSES)  # fmt: skip
+    if conf >= policy.handoff_below:
+        return Decision(action=Action.CLARIFY, intent_id=best, confidence=conf, alternatives=top)
+    return Decision(action=Action.HANDOFF, intent_id=best, confidence=conf, alternatives=top,
+                    reason=HandoffReason.LOW_CONFIDENCE)  # fmt: skip

@@ -1,0 +1,249 @@
+"""`Bot`: loads a shop once, then runs normalise → segment → match → decide → render per message."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+from bot.config import Settings, read_settings
+from bot.decide import Policy, decide
+from bot.handoff import AngerDetector
+from bot.index import Index
+from bot.intents import load_intents
+from bot.match import Compiled, ExampleEntry, Matcher, Phrase
+from bot.model import Action, Decision, HandoffReason, IntentSet, Message, Reply, Session, Template
+from bot.normalize import Normalizer
+from bot.problems import LoadError, Problem, errors, problem
+from bot.render import choose, fill, shop_values, variables
+from bot.responses import load_templates
+from bot.segment import Segmenter
+from bot.session import MemoryStore, SessionStore
+
+# Messages longer than this are cut before matching: no question needs more, and cost stays bounded.
+MAX_MATCH_CHARS = 1000
+
+
+def builtin_lexicon() -> dict[str, Any]:
+    """The shipped language data: slang map, domain words, stopwords, anger words."""
+    text = resources.files("bot").joinpath("data/lexicon.yaml").read_text(encoding="utf-8")
+    data: dict[str, Any] = yaml.safe_load(text)
+    return data
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Shop:
+    """A loaded shop: its settings, intents and the compiled stages that serve it."""
+
+    settings: Settings
+    intents: IntentSet
+    normalize: Normalizer
+    segment: Segmenter
+    index: Index
+    matcher: Matcher
+    anger: AngerDetector
+    policy: Policy
+    values: Mapping[str, str]
+
+
+def load_shop(config_path: Path) -> tuple[Shop | None, list[Problem]]:
+    """Load everything a shop is made of; (None, problems) when any error is found."""
+    settings, problems = read_settings(config_path)
+    if settings is None:
+        return None, problems
+    root = settings.root
+    values = shop_values(settings.shop)
+    intents, found = load_intents(settings.intents_dir, root)
+    problems += found
+    templates, found = load_templates(settings.responses_dir, root, set(values))
+    problems += found
+    problems += _check_replies(settings, config_path.name, set(values))
+    problems += _cross_check(intents, templates, settings, root)
+    if errors(problems):
+        return None, problems
+
+    lexicon = builtin_lexicon()
+    normalize = Normalizer({**lexicon["slang"], **settings.slang})
+    segment = Segmenter([*lexicon["words"], *settings.words], lexicon["stopwords"])
+
+    entries = []
+    for intent in intents:
+        for example in intent.examples:
+            normalized = normalize(example.text)
+            tokens = segment.content(segment(normalized))
+            entries.append(ExampleEntry(intent_id=intent.id, text=example.text, normalized=normalized,
+                                        tokens=tokens, origin=example.origin))  # fmt: skip
+    compiled = [
+        Compiled(
+            intent=intent,
+            keywords=tuple(Phrase(intent_id=intent.id, text=normalize(k.text), weight=k.weight, origin=k.origin)
+                           for k in intent.keywords if normalize(k.text)),  # fmt: skip
+            negatives=tuple(Phrase(intent_id=intent.id, text=normalize(n.text), weight=1.0, origin=n.origin)
+                            for n in intent.negatives if normalize(n.text)),  # fmt: skip
+            patterns=tuple((re.compile(p.regex), p.weight, p.origin) for p in intent.patterns),
+        )
+        for intent in intents
+    ]
+    intent_set = IntentSet(
+        intents=tuple(intents),
+        templates=MappingProxyType({t.intent_id: t for t in templates}),
+        fingerprint=_fingerprint(config_path, settings),
+    )
+    shop = Shop(
+        settings=settings,
+        intents=intent_set,
+        normalize=normalize,
+        segment=segment,
+        index=Index([e.tokens for e in entries]),
+        matcher=Matcher(compiled, entries),
+        anger=AngerDetector([*lexicon["anger_words"], *settings.anger_words],
+                            [*lexicon["calm_phrases"], *settings.calm_phrases]),  # fmt: skip
+        policy=Policy(
+            answer_at=settings.answer_at,
+            handoff_below=settings.handoff_below,
+            misses_before_handoff=settings.misses_before_handoff,
+            handoff_intents=frozenset(i.id for i in intents if i.handoff),
+        ),
+        values=MappingProxyType(values),
+    )
+    return shop, problems
+
+
+class Bot:
+    """A shop's auto-responder. Build it with `Bot.from_config`; call `reply` per buyer message."""
+
+    def __init__(self, shop: Shop, sessions: SessionStore | None = None) -> None:
+        self.shop = shop
+        self.sessions: SessionStore = sessions if sessions is not None else MemoryStore()
+
+    @classmethod
+    def from_config(cls, path: str | Path = "config.yaml", sessions: SessionStore | None = None) -> Bot:
+        """Load the shop described by config.yaml; raise `LoadError` listing every problem."""
+        shop, problems = load_shop(Path(path))
+        if shop is None:
+            raise LoadError(problems)
+        return cls(shop, sessions)
+
+    def understand(self, text: str) -> tuple[Message, list[Any], Any]:
+        """Normalise, segment and match one message (no session, no reply)."""
+        shop = self.shop
+        raw = text[:MAX_MATCH_CHARS]
+        normalized = shop.normalize(raw)
+        tokens = shop.segment(normalized)
+        message = Message(raw=raw, text=normalized, tokens=tokens)
+        content = shop.segment.content(tokens)
+        hits = shop.index.search(content)
+        matches = shop.matcher.score(normalized, content, [h.doc for h in hits])
+        anger = shop.anger(raw, normalized)
+        return message, matches, anger
+
+    def reply(self, session_id: str, text: str) -> Reply:
+        """Answer one buyer message in the session `session_id`."""
+        session = self.sessions.get(session_id)
+        turn = session.turns + 1
+        message, matches, anger = self.understand(text)
+        if not message.text:
+            reply = Reply(text=fill(self.shop.settings.replies["empty"], self.shop.values), action=Action.CLARIFY,
+                          intent=None, confidence=0.0, reason=None, session_id=session_id, turn=turn)  # fmt: skip
+            self.sessions.put(dataclasses.replace(session, turns=turn))
+            return reply
+        decision = decide(matches, anger is not None, session, self.shop.policy)
+        reply_text = self._render(decision, session_id, turn)
+        evidence = tuple(e for m in matches if m.intent_id == decision.intent_id for e in m.evidence)
+        missed = decision.action is Action.CLARIFY or decision.reason in (
+            HandoffReason.LOW_CONFIDENCE, HandoffReason.REPEATED_MISSES
+        )
+        self.sessions.put(dataclasses.replace(
+            session, turns=turn, last_intent=decision.intent_id if decision.action is Action.ANSWER else session.last_intent,
+            misses=0 if not missed or decision.action is Action.HANDOFF else session.misses + 1,
+        ))  # fmt: skip
+        return Reply(
+            text=reply_text,
+            action=decision.action,
+            intent=decision.intent_id,
+            confidence=decision.confidence,
+            reason=decision.reason,
+            session_id=session_id,
+            turn=turn,
+            candidates=decision.alternatives,
+            tokens=message.words,
+            normalized=message.text,
+            evidence=evidence,
+        )
+
+    def _render(self, decision: Decision, session_id: str, turn: int) -> str:
+        shop = self.shop
+        replies = shop.settings.replies
+        if decision.action is Action.ANSWER and decision.intent_id is not None:
+            template: Template = shop.intents.templates[decision.intent_id]
+            return fill(choose(template.variants, session_id, turn), shop.values)
+        if decision.action is Action.CLARIFY:
+            titles = [self.title(c.intent_id) for c in decision.alternatives[:2]]
+            key = "clarify" if len(titles) > 1 else "confirm"
+            return fill(replies[key], {**shop.values, "first": titles[0], "second": titles[-1]})
+        if decision.reason is HandoffReason.ANGRY:
+            return fill(replies["angry"], shop.values)
+        if decision.reason is HandoffReason.LOW_CONFIDENCE:
+            return fill(replies["low_confidence"], shop.values)
+        if decision.intent_id in shop.intents.templates and decision.reason in (
+            HandoffReason.ASKED_FOR_PERSON, HandoffReason.INTENT_FLAGGED
+        ):
+            template = shop.intents.templates[decision.intent_id]
+            return fill(choose(template.variants, session_id, turn), shop.values)
+        return fill(replies["handoff"], shop.values)
+
+    def title(self, intent_id: str) -> str:
+        return self.shop.intents.intent(intent_id).title
+
+
+def _check_replies(settings: Settings, shown: str, defined: set[str]) -> list[Problem]:
+    problems = []
+    allowed = defined | {"first", "second"}
+    for key, text in settings.replies.items():
+        names, bad = variables(text)
+        where = dataclasses.replace(_origin(shown), line=0)
+        problems += [problem("unsafe-template", where, name=n) for n in bad]
+        problems += [
+            problem("unknown-variable", where, name=n, allowed=", ".join(sorted(allowed)), hint=f"（replies.{key}）")
+            for n in names
+            if n not in allowed
+        ]
+    return problems
+
+
+def _cross_check(intents: list[Any], templates: list[Template], settings: Settings, root: Path) -> list[Problem]:
+    intent_ids = {i.id: i for i in intents}
+    template_ids = {t.intent_id: t for t in templates}
+    problems = [problem("intent-without-response", i.origin, intent=i.id) for i in intents if i.id not in template_ids]
+    problems += [
+        problem("response-without-intent", t.origin, intent=t.intent_id)
+        for t in templates
+        # an intent file that exists but failed to load has its own problems already
+        if t.intent_id not in intent_ids and not (settings.intents_dir / f"{t.intent_id}.yaml").exists()
+    ]
+    return problems
+
+
+def _origin(file: str) -> Any:
+    from bot.model import Origin
+
+    return Origin(file=file)
+
+
+def _fingerprint(config_path: Path, settings: Settings) -> str:
+    digest = hashlib.sha256()
+    files = [config_path, *sorted(settings.intents_dir.glob("*.yaml")), *sorted(settings.responses_dir.glob("*.yaml"))]
+    for path in files:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+__all__ = ["Bot", "LoadError", "Session", "load_shop"]

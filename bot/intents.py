@@ -1,0 +1,86 @@
+"""intents/*.yaml → `Intent`s, with every problem found and where it is."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+
+from bot import yamlfile
+from bot.model import Example, Intent, Keyword, Origin, Pattern
+from bot.problems import Problem, errors, problem
+from bot.schema import INTENT_IDS, IntentFile, validate
+
+
+def load_intents(directory: Path, shown_root: Path) -> tuple[list[Intent], list[Problem]]:
+    """Every intent file in `directory`, sorted by name; problems carry paths relative to `shown_root`."""
+    if not directory.is_dir():
+        return [], [problem("file-missing", Origin(file=yamlfile.shown(directory, shown_root)), path=yamlfile.shown(directory, shown_root))]
+    intents: list[Intent] = []
+    problems: list[Problem] = []
+    seen: dict[str, Origin] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        intent, found = load_intent(path, yamlfile.shown(path, shown_root))
+        problems += found
+        if intent is None:
+            continue
+        if intent.id in seen:
+            problems.append(problem("duplicate-intent", intent.origin, intent=intent.id, other=seen[intent.id]))
+            continue
+        seen[intent.id] = intent.origin
+        intents.append(intent)
+    return intents, problems
+
+
+def load_intent(path: Path, shown: str) -> tuple[Intent | None, list[Problem]]:
+    document, problems = yamlfile.read(path, shown)
+    if errors(problems):
+        return None, problems
+    parsed, shape_problems = validate(IntentFile, document, shown)
+    problems += shape_problems
+    if parsed is None or not isinstance(document, yamlfile.YMap):
+        return None, problems
+    here = yamlfile.origin_of(document, "id")
+    if parsed.id not in INTENT_IDS:
+        close = difflib.get_close_matches(parsed.id, INTENT_IDS, n=1)
+        problems.append(problem(
+            "unknown-intent", here, intent=parsed.id, allowed=", ".join(INTENT_IDS),
+            hint=f"是不是想写 {close[0]}？" if close else "", hint_en=f" Did you mean {close[0]}?" if close else "",
+        ))  # fmt: skip
+        return None, problems
+    if parsed.id != path.stem:
+        problems.append(problem("id-mismatch", here, stem=path.stem, intent=parsed.id))
+    examples_at = document.get("examples")
+    keywords_at = document.get("keywords")
+    negatives_at = document.get("negatives")
+    patterns_at = document.get("patterns")
+    patterns = []
+    for i, shape in enumerate(parsed.patterns):
+        where = yamlfile.origin_of(patterns_at, i) if isinstance(patterns_at, yamlfile.YList) else here
+        try:
+            re.compile(shape.regex)
+        except re.error as exc:
+            problems.append(problem("bad-regex", where, regex=shape.regex, detail=str(exc)))
+            continue
+        patterns.append(Pattern(regex=shape.regex, weight=shape.weight, origin=where))
+    intent = Intent(
+        id=parsed.id,
+        title=parsed.title,
+        examples=tuple(
+            Example(text=text, origin=yamlfile.origin_of(examples_at, i)) for i, text in enumerate(parsed.examples)
+        ),
+        keywords=tuple(
+            Keyword(text=word, weight=weight, origin=yamlfile.origin_of(keywords_at, word))
+            for word, weight in parsed.keywords.items()
+        ),
+        negatives=tuple(
+            Keyword(text=word, weight=1.0, origin=yamlfile.origin_of(negatives_at, i))
+            for i, word in enumerate(parsed.negatives)
+        ),
+        patterns=tuple(patterns),
+        handoff=parsed.handoff,
+        secondary=parsed.secondary,
+        origin=Origin(file=shown, line=1, column=1),
+    )
+    return intent, problems
+

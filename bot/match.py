@@ -1,0 +1,150 @@
+"""Score intents for one message: keywords, patterns, vetoes and the nearest examples.
+
+Each intent gets a score in [0, 1] that combines, as independent evidence (noisy-or):
+- keywords and patterns found in the text, each with its weight;
+- the similarity of the nearest example among the candidates the index returned.
+A negative word of an intent vetoes it. `coverage` says how much of the message the intent's
+evidence explains, so that one shared word in a long unrelated message is not taken for much.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+from bot.model import Evidence, Intent, Match, Origin
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Phrase:
+    intent_id: str
+    text: str
+    weight: float
+    origin: Origin
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExampleEntry:
+    """One example as the matcher sees it: normalised text and its meaningful tokens."""
+
+    intent_id: str
+    text: str
+    normalized: str
+    tokens: tuple[str, ...]
+    origin: Origin
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Compiled:
+    """An intent's evidence, normalised like buyer text."""
+
+    intent: Intent
+    keywords: tuple[Phrase, ...]
+    negatives: tuple[Phrase, ...]
+    patterns: tuple[tuple[re.Pattern[str], float, Origin], ...]
+
+
+class Matcher:
+    """Scores every intent with evidence for a message; built once per shop."""
+
+    def __init__(self, compiled: Sequence[Compiled], examples: Sequence[ExampleEntry]) -> None:
+        self._compiled = {c.intent.id: c for c in compiled}
+        self._order = tuple(c.intent.id for c in compiled)
+        self.examples = tuple(examples)
+        phrases = [k for c in compiled for k in c.keywords]
+        by_text: dict[str, list[Phrase]] = {}
+        for phrase in phrases:
+            by_text.setdefault(phrase.text, []).append(phrase)
+        self._keywords = by_text
+        alternatives = sorted(by_text, key=len, reverse=True)
+        self._keyword_re = re.compile("|".join(map(re.escape, alternatives))) if alternatives else None
+
+    def score(self, text: str, content: Sequence[str], candidates: Sequence[int]) -> list[Match]:
+        """Ranked matches (best first) for normalised `text`, its meaningful tokens and candidate examples."""
+        found: dict[str, list[tuple[Phrase | None, float, int, int, str, Origin]]] = {}
+        if self._keyword_re is not None:
+            for m in self._keyword_re.finditer(text):
+                for phrase in self._keywords[m.group(0)]:
+                    found.setdefault(phrase.intent_id, []).append(
+                        (phrase, phrase.weight, m.start(), m.end(), "keyword", phrase.origin)
+                    )
+        for intent_id in self._order:
+            for regex, weight, origin in self._compiled[intent_id].patterns:
+                hit = regex.search(text)
+                if hit:
+                    found.setdefault(intent_id, []).append(
+                        (None, weight, hit.start(), hit.end(), f"pattern {regex.pattern}", origin)
+                    )
+
+        nearest: dict[str, tuple[float, ExampleEntry]] = {}
+        for doc in candidates:
+            entry = self.examples[doc]
+            sim = similarity(text, entry.normalized)
+            if sim > nearest.get(entry.intent_id, (0.0, entry))[0]:
+                nearest[entry.intent_id] = (sim, entry)
+
+        content_chars = sum(len(t) for t in content) or len(text) or 1
+        matches = []
+        for intent_id in set(found) | set(nearest):
+            compiled = self._compiled[intent_id]
+            evidence: list[Evidence] = []
+            vetoes = [n for n in compiled.negatives if n.text in text]
+            kw_miss = 1.0
+            covered = [False] * len(text)
+            for phrase, weight, start, end, kind, origin in found.get(intent_id, []):
+                kw_miss *= 1 - weight
+                covered[start:end] = [True] * (end - start)
+                detail = phrase.text if phrase is not None else kind
+                evidence.append(Evidence(kind="keyword" if phrase else "pattern", detail=detail, weight=weight, origin=origin))
+            keyword_score = 1 - kw_miss
+            example_score = 0.0
+            if intent_id in nearest:
+                sim, entry = nearest[intent_id]
+                example_score = max(0.0, (sim - 0.5) / 0.5)
+                evidence.append(Evidence(kind="example", detail=entry.text, weight=round(sim, 3), origin=entry.origin))
+                if sim >= 0.5:
+                    for token in set(entry.tokens):
+                        for start in _find_all(text, token):
+                            covered[start : start + len(token)] = [True] * len(token)
+            coverage = min(1.0, sum(1 for i, c in enumerate(covered) if c and not text[i].isspace()) / content_chars)
+            score = 1 - (1 - keyword_score) * (1 - example_score)
+            for veto in vetoes:
+                evidence.append(Evidence(kind="negative", detail=veto.text, weight=-1.0, origin=veto.origin))
+            matches.append(
+                Match(
+                    intent_id=intent_id,
+                    score=0.0 if vetoes else round(score, 4),
+                    keyword_score=round(keyword_score, 4),
+                    example_score=round(example_score, 4),
+                    coverage=round(coverage, 4),
+                    vetoed=bool(vetoes),
+                    secondary=compiled.intent.secondary,
+                    evidence=tuple(evidence),
+                )
+            )
+        matches.sort(key=lambda m: (-m.score, -m.coverage, self._order.index(m.intent_id)))
+        return matches
+
+
+def similarity(text: str, example: str) -> float:
+    """How alike a message and an example are, in [0, 1]: edit similarity, with a partial
+    match counted when the example is contained in a longer message."""
+    if not text or not example:
+        return 0.0
+    whole = fuzz.ratio(text, example) / 100
+    shorter, longer = sorted((len(text), len(example)))
+    if shorter < 3:
+        return whole
+    part = fuzz.partial_ratio(text, example) / 100 * (shorter / longer) ** 0.25
+    return max(whole, part)
+
+
+def _find_all(text: str, token: str) -> list[int]:
+    starts, i = [], text.find(token)
+    while i >= 0 and token:
+        starts.append(i)
+        i = text.find(token, i + 1)
+    return starts

@@ -1,0 +1,201 @@
+"""The frozen values that cross module boundaries. Imports nothing from `bot`."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+
+class Action(enum.StrEnum):
+    """What the bot does with a message."""
+
+    ANSWER = "answer"
+    CLARIFY = "clarify"
+    HANDOFF = "handoff"
+
+
+class HandoffReason(enum.StrEnum):
+    """Why a buyer is handed to a person."""
+
+    ASKED_FOR_PERSON = "asked_for_person"
+    ANGRY = "angry"
+    LOW_CONFIDENCE = "low_confidence"
+    REPEATED_MISSES = "repeated_misses"
+    INTENT_FLAGGED = "intent_flagged"
+    EMPTY = "empty"
+
+
+class Severity(enum.StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Origin:
+    """Where a value was read: a file path and a 1-based line and column."""
+
+    file: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if self.line <= 0:
+            return self.file
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Example:
+    """One buyer phrasing (问法) of an intent, as written."""
+
+    text: str
+    origin: Origin
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Keyword:
+    """A word or phrase that is evidence for an intent, with a weight in (0, 1]."""
+
+    text: str
+    weight: float
+    origin: Origin
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pattern:
+    """A regular expression that is evidence for an intent."""
+
+    regex: str
+    weight: float
+    origin: Origin
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Intent:
+    """One thing a buyer can ask, with everything that recognises it."""
+
+    id: str
+    title: str
+    examples: tuple[Example, ...]
+    keywords: tuple[Keyword, ...]
+    negatives: tuple[Keyword, ...]
+    patterns: tuple[Pattern, ...]
+    handoff: bool
+    secondary: bool
+    origin: Origin
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Template:
+    """The answer variants (话术) of one intent and the variables they use."""
+
+    intent_id: str
+    variants: tuple[str, ...]
+    variables: frozenset[str]
+    origin: Origin
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IntentSet:
+    """Every intent and answer of a shop, loaded and validated once."""
+
+    intents: tuple[Intent, ...]
+    templates: Mapping[str, Template]
+    fingerprint: str
+
+    def intent(self, intent_id: str) -> Intent:
+        for intent in self.intents:
+            if intent.id == intent_id:
+                return intent
+        raise KeyError(intent_id)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Token:
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    """A buyer's message: what was typed, its normalised form and its tokens."""
+
+    raw: str
+    text: str
+    tokens: tuple[Token, ...] = ()
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return tuple(token.text for token in self.tokens)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Evidence:
+    """One reason for a score: a keyword, a pattern, a veto or a nearest example."""
+
+    kind: str  # "keyword" | "pattern" | "negative" | "example"
+    detail: str
+    weight: float
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Match:
+    """How strongly one intent fits a message, and why."""
+
+    intent_id: str
+    score: float
+    keyword_score: float = 0.0
+    example_score: float = 0.0
+    coverage: float = 0.0
+    vetoed: bool = False
+    secondary: bool = False
+    evidence: tuple[Evidence, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Candidate:
+    intent_id: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Decision:
+    """What to do with a message: answer, ask which of two, or hand to a person."""
+
+    action: Action
+    intent_id: str | None
+    confidence: float
+    alternatives: tuple[Candidate, ...] = ()
+    reason: HandoffReason | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reply:
+    """The public result of one turn."""
+
+    text: str
+    action: Action
+    intent: str | None
+    confidence: float
+    reason: HandoffReason | None
+    session_id: str
+    turn: int
+    candidates: tuple[Candidate, ...] = ()
+    tokens: tuple[str, ...] = ()
+    normalized: str = ""
+    evidence: tuple[Evidence, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Session:
+    """What the bot remembers of one conversation between turns."""
+
+    key: str
+    turns: int = 0
+    last_intent: str | None = None
+    misses: int = 0
+    slots: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))

@@ -1,0 +1,63 @@
+"""Raw buyer text → normalised text: NFKC, lower case, 繁→简, emoticons and emoji out, slang mapped.
+
+A `Normalizer` is built once per shop (its slang map is the built-in one plus the shop's) and is a
+pure function of its input after that.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+
+import opencc
+
+# [微笑] [哭泣] 表情 codes of Taobao/QQ, JD's #E-s12 codes and /:xxx smiley codes.
+_EMOTICON = re.compile(r"\[[\u4e00-\u9fffA-Za-z]{1,4}\]|#E-[a-z]\d+|/:[a-zA-Z!?<>@*()^~]{1,6}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_SPACES = re.compile(r"\s+")
+_REPEATED_PUNCT = re.compile(r"([!?,.~…。，！？、~\-_=*+#])\1+")
+_CJK = r"\u4e00-\u9fff"
+
+
+def _is_emoji(ch: str) -> bool:
+    cat = unicodedata.category(ch)
+    return cat in ("So", "Sk", "Cs", "Co") or 0x1F000 <= ord(ch) <= 0x1FAFF or ch in "\ufe0f\u20e3"
+
+
+class Normalizer:
+    """Turns what a buyer typed into the form intents are matched on."""
+
+    def __init__(self, slang: Mapping[str, str]) -> None:
+        self._converter = opencc.OpenCC("t2s")
+        self._slang = {str(k).lower(): str(v) for k, v in slang.items() if k}
+        self._slang_re = _alternation(self._slang)
+
+    def __call__(self, raw: str) -> str:
+        text = _SURROGATE.sub("", raw)
+        text = unicodedata.normalize("NFKC", text)
+        text = _CONTROL.sub(" ", text)
+        text = _EMOTICON.sub(" ", text)
+        text = "".join(" " if _is_emoji(ch) else ch for ch in text)
+        text = text.lower()
+        text = self._converter.convert(text)
+        if self._slang_re is not None:
+            text = self._slang_re.sub(lambda m: self._slang[m.group(0)], text)
+        text = _REPEATED_PUNCT.sub(r"\1", text)
+        text = _SPACES.sub(" ", text).strip()
+        # A space between two Chinese characters carries no meaning ("发 货"); between words it does.
+        return re.sub(rf"(?<=[{_CJK}]) (?=[{_CJK}])", "", text)
+
+
+def _alternation(mapping: Mapping[str, str]) -> re.Pattern[str] | None:
+    """One regex for all slang keys, longest first; latin keys only as whole latin words."""
+    if not mapping:
+        return None
+    parts = []
+    for key in sorted(mapping, key=len, reverse=True):
+        escaped = re.escape(key)
+        if re.fullmatch(r"[a-z0-9 ]+", key):
+            escaped = rf"(?<![a-z0-9]){escaped}(?![a-z0-9])"
+        parts.append(escaped)
+    return re.compile("|".join(parts))

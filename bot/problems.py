@@ -1,0 +1,226 @@
+"""Problems a shop owner can make in the YAML, with their texts in Chinese and English.
+
+Every problem has a stable English code that is never renamed; its texts live in `CATALOGUE`
+and are filled with the details of one occurrence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from bot.model import Origin, Severity
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Problem:
+    """One thing wrong in a shop's files: where, what and how to fix it."""
+
+    code: str
+    severity: Severity
+    origin: Origin
+    message_zh: str
+    fix_zh: str
+    message_en: str
+    fix_en: str
+
+    def render(self) -> str:
+        word = "错误" if self.severity is Severity.ERROR else "警告"
+        return (
+            f"{self.origin}: {word} [{self.code}] {self.message_zh}\n"
+            f"    改法：{self.fix_zh}\n"
+            f"    (en) {self.message_en} Fix: {self.fix_en}"
+        )
+
+
+# code → (severity, message_zh, fix_zh, message_en, fix_en); filled with str.format(**details).
+CATALOGUE: dict[str, tuple[Severity, str, str, str, str]] = {
+    "file-missing": (
+        Severity.ERROR,
+        "找不到文件或目录 {path}。",
+        "检查 config.yaml 里的路径，或者先创建它。",
+        "File or folder {path} does not exist.",
+        "check the path in config.yaml or create it.",
+    ),
+    "file-too-large": (
+        Severity.ERROR,
+        "文件太大（{size} 字节，上限 {limit} 字节）。",
+        "把内容拆到多个文件里。",
+        "The file is too large ({size} bytes, limit {limit}).",
+        "split it into several files.",
+    ),
+    "file-not-utf8": (
+        Severity.ERROR,
+        "文件不是 UTF-8 编码。",
+        "用编辑器把文件另存为 UTF-8。",
+        "The file is not UTF-8 text.",
+        "save it as UTF-8.",
+    ),
+    "yaml-syntax": (
+        Severity.ERROR,
+        "YAML 格式错误：{detail}。",
+        "检查这一行的缩进、冒号和引号。",
+        "YAML syntax error: {detail}.",
+        "check indentation, colons and quotes on this line.",
+    ),
+    "yaml-alias": (
+        Severity.ERROR,
+        "不支持 YAML 锚点和别名（& 和 *）。",
+        "把内容直接写出来，不要用 & 和 *。",
+        "YAML anchors and aliases (& and *) are not allowed.",
+        "write the content out instead of using & and *.",
+    ),
+    "duplicate-key": (
+        Severity.ERROR,
+        "键 {key} 写了两次，后一个会悄悄覆盖前一个。",
+        "删掉其中一个，或者把两处合并。",
+        "The key {key} appears twice; the second would silently replace the first.",
+        "remove one of them or merge the two.",
+    ),
+    "unknown-key": (
+        Severity.ERROR,
+        "不认识的键 {key}。{hint}",
+        "改成允许的键之一：{allowed}。",
+        "Unknown key {key}.{hint_en}",
+        "use one of: {allowed}.",
+    ),
+    "missing-key": (
+        Severity.ERROR,
+        "缺少必填的键 {key}。",
+        "加上 {key}: ……",
+        "The required key {key} is missing.",
+        "add {key}: ...",
+    ),
+    "wrong-type": (
+        Severity.ERROR,
+        "{key} 的值应该是{expected_zh}，这里写的是 {value}。",
+        "{fix_zh}",
+        "{key} should be {expected_en}, found {value}.",
+        "{fix_en}",
+    ),
+    "empty-list": (
+        Severity.ERROR,
+        "{key} 不能为空。",
+        "至少写一条。",
+        "{key} must not be empty.",
+        "write at least one entry.",
+    ),
+    "bad-value": (
+        Severity.ERROR,
+        "{key} 的值不对：{detail_zh}。",
+        "{fix_zh}",
+        "{key} has a bad value: {detail_en}.",
+        "{fix_en}",
+    ),
+    "example-not-text": (
+        Severity.ERROR,
+        "第 {index} 条{what}不是文字：没加引号的 {value} 被 YAML 读成了 {read_as}。",
+        '加上引号，写成 "{value}"。',
+        "{what_en} {index} is not text: YAML read the unquoted {value} as {read_as_en}.",
+        'write it in quotes, "{value}".',
+    ),
+    "unknown-intent": (
+        Severity.ERROR,
+        "没有叫 {intent} 的意图。{hint}",
+        "意图 id 必须是这些之一：{allowed}。",
+        "There is no intent called {intent}.{hint_en}",
+        "intent ids must be one of: {allowed}.",
+    ),
+    "id-mismatch": (
+        Severity.ERROR,
+        "文件名是 {stem}.yaml，里面写的 id 却是 {intent}。",
+        "把文件名和 id 改成一样。",
+        "The file is {stem}.yaml but its id is {intent}.",
+        "make the file name and the id the same.",
+    ),
+    "duplicate-intent": (
+        Severity.ERROR,
+        "意图 {intent} 定义了两次（另一处在 {other}）。",
+        "删掉其中一个文件。",
+        "Intent {intent} is defined twice (also at {other}).",
+        "remove one of the files.",
+    ),
+    "intent-without-response": (
+        Severity.ERROR,
+        "意图 {intent} 没有对应的回复文件，买家问到时机器人无话可答。",
+        "新建 responses/{intent}.yaml，写上至少一条回复。",
+        "Intent {intent} has no response file, so the bot has nothing to say.",
+        "create responses/{intent}.yaml with at least one answer.",
+    ),
+    "response-without-intent": (
+        Severity.ERROR,
+        "回复文件对应的意图 {intent} 不存在，这些回复永远用不上。",
+        "新建 intents/{intent}.yaml，或删掉这个回复文件。",
+        "The response is for intent {intent}, which does not exist.",
+        "create intents/{intent}.yaml or delete this response file.",
+    ),
+    "bad-regex": (
+        Severity.ERROR,
+        "正则表达式 {regex} 写错了：{detail}。",
+        "检查括号和转义；不确定时改用 keywords。",
+        "The regular expression {regex} does not compile: {detail}.",
+        "check brackets and escapes, or use keywords instead.",
+    ),
+    "unknown-variable": (
+        Severity.ERROR,
+        "回复里的变量 {{{name}}} 在 config.yaml 里没有定义，买家会看到原样的 {{{name}}}。{hint}",
+        "改成已定义的变量之一：{allowed}；或在 config.yaml 的 shop: 下加上它。",
+        "The variable {{{name}}} is not defined in config.yaml; buyers would see it verbatim.{hint_en}",
+        "use one of: {allowed}; or define it under shop: in config.yaml.",
+    ),
+    "unsafe-template": (
+        Severity.ERROR,
+        "回复里的 {{{name}}} 不是合法的变量写法。",
+        "变量只能写成 {{shop.xxx}} 这种形式；要显示花括号请写 {{{{ 和 }}}}。",
+        "{{{name}}} is not a valid variable.",
+        "variables look like {{shop.xxx}}; write {{{{ and }}}} for literal braces.",
+    ),
+    "thresholds-order": (
+        Severity.ERROR,
+        "handoff_below（{low}）必须小于 answer_at（{high}）。",
+        "例如 answer_at: 0.75，handoff_below: 0.45。",
+        "handoff_below ({low}) must be lower than answer_at ({high}).",
+        "for example answer_at: 0.75, handoff_below: 0.45.",
+    ),
+}
+
+
+def problem(code: str, origin: Origin, **details: object) -> Problem:
+    """Build the problem `code` at `origin`, filling its texts with `details`."""
+    severity, zh, fix_zh, en, fix_en = CATALOGUE[code]
+    values = _Defaulting(details)
+    return Problem(
+        code=code,
+        severity=severity,
+        origin=origin,
+        message_zh=zh.format_map(values),
+        fix_zh=fix_zh.format_map(values),
+        message_en=en.format_map(values),
+        fix_en=fix_en.format_map(values),
+    )
+
+
+class _Defaulting(dict[str, object]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+class LoadError(Exception):
+    """A shop could not be loaded; `problems` says every reason, sorted by position."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = tuple(sorted(problems, key=_position))
+        super().__init__("\n".join(p.render() for p in self.problems))
+
+    def render(self) -> str:
+        count = len([p for p in self.problems if p.severity is Severity.ERROR])
+        head = f"店铺配置有 {count} 个错误，机器人没有启动 (the shop has {count} errors; nothing was loaded):"
+        return head + "\n" + "\n".join(p.render() for p in self.problems)
+
+
+def _position(p: Problem) -> tuple[str, int, int]:
+    return (p.origin.file, p.origin.line, p.origin.column)
+
+
+def errors(problems: Iterable[Problem]) -> list[Problem]:
+    return [p for p in problems if p.severity is Severity.ERROR]

@@ -1,0 +1,58 @@
+"""Templates → reply text. Variables are `{shop.name}`-style names looked up in a flat table.
+
+This is not `str.format`: a template cannot reach attributes or items of Python objects, so
+`{shop.__class__}` or `{0.__init__}` can never leak internals; `{{` and `}}` are literal braces.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+
+_FIELD = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
+_NAME = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")
+
+
+def variables(template: str) -> tuple[list[str], list[str]]:
+    """The variable names a template uses, and the fields that are not valid names."""
+    names, bad = [], []
+    for m in _FIELD.finditer(template):
+        field = m.group(1)
+        if field is None:
+            continue
+        (names if _NAME.fullmatch(field) else bad).append(field)
+    return names, bad
+
+
+def fill(template: str, values: Mapping[str, str]) -> str:
+    """Fill `template` from `values`; unknown or invalid fields are left out, never evaluated."""
+
+    def one(m: re.Match[str]) -> str:
+        token = m.group(0)
+        if token == "{{":
+            return "{"
+        if token == "}}":
+            return "}"
+        return values.get(m.group(1) or "", "")
+
+    return _FIELD.sub(one, template)
+
+
+def choose(variants: Sequence[str], session_id: str, turn: int) -> str:
+    """One variant, the same for the same session and turn (reproducible), varied across turns."""
+    digest = hashlib.blake2b(f"{session_id}\x00{turn}".encode(), digest_size=8).digest()
+    return variants[int.from_bytes(digest, "big") % len(variants)]
+
+
+def shop_values(shop: Mapping[str, object]) -> dict[str, str]:
+    """config.yaml's shop facts as template values: lists joined with 、, numbers as text."""
+    out = {}
+    for key, value in shop.items():
+        if isinstance(value, list | tuple):
+            out[f"shop.{key}"] = "、".join(str(v) for v in value)
+        elif isinstance(value, float) and value.is_integer():
+            out[f"shop.{key}"] = str(int(value))
+        else:
+            out[f"shop.{key}"] = str(value)
+    return out

@@ -1,0 +1,214 @@
+"""The shapes of the shop's YAML files (pydantic), and their errors as `Problem`s.
+
+The same models give the JSON Schema that editors use for completion.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bot.model import Origin
+from bot.problems import Problem, problem
+from bot.yamlfile import YList, YMap, origin_of
+
+INTENT_IDS = (
+    "shipping_time", "logistics", "sizing", "returns", "coupons", "invoice", "stock", "promotion",
+    "quality", "payment", "greeting", "thanks", "goodbye", "human", "bargain", "address_change",
+)  # fmt: skip
+
+
+class _Shape(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class PatternShape(_Shape):
+    regex: str = Field(min_length=1, description="Python regular expression, matched on normalised text")
+    weight: float = Field(default=0.8, gt=0, le=1)
+
+
+class IntentFile(_Shape):
+    """intents/<id>.yaml: how buyers ask one thing."""
+
+    id: str = Field(description="fixed intent id, the same as the file name")
+    title: str = Field(min_length=1, description="中文名, shown in clarifying questions")
+    handoff: bool = Field(default=False, description="always hand this intent to a person")
+    secondary: bool = Field(
+        default=False,
+        description="次要意图 (greeting, thanks…): gives way when the same message has evidence for another intent",
+    )
+    examples: list[str] = Field(min_length=1, description="buyer phrasings (问法)")
+    keywords: dict[str, float] = Field(
+        default_factory=dict, description="word or phrase → weight in (0, 1]: evidence for this intent"
+    )
+    negatives: list[str] = Field(default_factory=list, description="words that veto this intent")
+    patterns: list[PatternShape] = Field(default_factory=list)
+
+    @field_validator("keywords")
+    @classmethod
+    def _weights(cls, value: dict[str, float]) -> dict[str, float]:
+        for word, weight in value.items():
+            if not 0 < weight <= 1:
+                raise ValueError(f"weight of {word} must be in (0, 1]")
+        return value
+
+
+class ResponseFile(_Shape):
+    """responses/<id>.yaml: what the bot answers for one intent."""
+
+    intent: str
+    answers: list[str] = Field(min_length=1, description="answer variants (话术); {shop.xxx} fills in shop facts")
+
+
+class Thresholds(_Shape):
+    answer_at: float = Field(default=0.75, ge=0, le=1)
+    handoff_below: float = Field(default=0.45, ge=0, le=1)
+    misses_before_handoff: int = Field(default=2, ge=1)
+
+
+class Paths(_Shape):
+    intents: str = "intents"
+    responses: str = "responses"
+
+
+class Language(_Shape):
+    slang: dict[str, str] = Field(default_factory=dict, description="buyer word → standard word, added to the built-in map")
+    words: list[str] = Field(default_factory=list, description="extra dictionary words for segmentation")
+
+
+class HandoffRules(_Shape):
+    anger_words: list[str] = Field(default_factory=list, description="extra words that mean an angry buyer")
+    calm_phrases: list[str] = Field(default_factory=list, description="phrases that look angry but are not")
+
+
+class Replies(_Shape):
+    clarify: str = "亲，您是想问「{first}」还是「{second}」呢？回复 1 或 2 就可以哦~"
+    confirm: str = "亲，您是想问「{first}」吗？是的话回复 1 哦~"
+    handoff: str = "亲，这个问题小二马上请人工客服来为您处理，请稍等哦~"
+    low_confidence: str = "亲，这个问题小二没太看明白，已经为您转接人工客服，请稍等~"
+    angry: str = "非常抱歉给您带来不好的体验，您的心情我们完全理解，这件事我们一定负责到底。已为您优先转接人工客服，马上为您处理！"
+    empty: str = "亲，您好像没有输入内容哦~ 有什么可以帮您的吗？"
+
+
+class ConfigFile(_Shape):
+    """config.yaml: shop facts, thresholds, paths, language and fixed replies."""
+
+    shop: dict[str, str | int | float | list[str]] = Field(
+        default_factory=dict, description="shop facts, used in answers as {shop.key}"
+    )
+    thresholds: Thresholds = Thresholds()
+    paths: Paths = Paths()
+    language: Language = Language()
+    handoff: HandoffRules = HandoffRules()
+    replies: Replies = Replies()
+
+
+M = TypeVar("M", bound=BaseModel)
+
+_EXPECTED = {
+    "string_type": ("文字", "text", "加上引号，写成文字。", "write it as text in quotes."),
+    "list_type": ("列表（每行以 - 开头）", "a list", "每一项单独一行，以 - 开头。", "write one item per line starting with -."),
+    "dict_type": ("键值对（键: 值）", "a mapping", "写成 键: 值 的形式。", "write key: value lines."),
+    "bool_type": ("true 或 false", "true or false", "写 true 或 false。", "write true or false."),
+    "float_type": ("数字", "a number", "写一个数字，例如 0.8。", "write a number such as 0.8."),
+    "int_type": ("整数", "a whole number", "写一个整数，例如 3。", "write a whole number such as 3."),
+    "model_type": ("键值对（键: 值）", "a mapping", "写成 键: 值 的形式。", "write key: value lines."),
+}
+
+
+def validate(model: type[M], document: Any, file: str) -> tuple[M | None, list[Problem]]:
+    """Check `document` against `model`; return the parsed file or the problems, with positions."""
+    try:
+        return model.model_validate(document if document is not None else {}), []
+    except ValidationError as exc:
+        return None, [_to_problem(model, document, error, file) for error in exc.errors()]
+
+
+def _locate(document: Any, loc: tuple[Any, ...], file: str) -> tuple[Origin, Any]:
+    node = document
+    where = getattr(document, "origin", Origin(file=file, line=1, column=1))
+    for part in loc:
+        if isinstance(node, YMap | YList):
+            try:
+                value = node[part]
+            except (KeyError, IndexError, TypeError):
+                break
+            where = origin_of(node, part)
+            node = value
+        else:
+            break
+    return where, node
+
+
+def _to_problem(model: type[BaseModel], document: Any, error: Any, file: str) -> Problem:
+    loc = tuple(error["loc"])
+    kind = error["type"]
+    key = ".".join(str(p) for p in loc) or "(文件)"
+    if kind == "extra_forbidden":
+        parent_loc, bad = loc[:-1], str(loc[-1])
+        parent, _ = _locate(document, parent_loc, file)
+        container = _locate(document, parent_loc, file)[1]
+        where = container.key_origins.get(bad, parent) if isinstance(container, YMap) else parent
+        allowed = _allowed_keys(model, parent_loc)
+        close = difflib.get_close_matches(bad, allowed, n=1, cutoff=0.6)
+        hint = f"是不是想写 {close[0]}？" if close else ""
+        hint_en = f" Did you mean {close[0]}?" if close else ""
+        return problem("unknown-key", where, key=bad, hint=hint, hint_en=hint_en, allowed=", ".join(allowed))
+    where, value = _locate(document, loc, file)
+    if kind == "missing":
+        return problem("missing-key", where, key=loc[-1])
+    if kind == "too_short":
+        return problem("empty-list", where, key=key)
+    if kind in _EXPECTED and len(loc) >= 2 and isinstance(loc[-1], int) and isinstance(value, bool | int | float):
+        what, what_en = ("问法", "Example") if loc[0] == "examples" else ("条目", "Item")
+        return problem(
+            "example-not-text", where, index=loc[-1] + 1, what=what, what_en=what_en,
+            value=_yaml_source(value), read_as=_read_as(value), read_as_en=_read_as_en(value),
+        )  # fmt: skip
+    if kind in _EXPECTED:
+        zh, en, fix_zh, fix_en = _EXPECTED[kind]
+        return problem(
+            "wrong-type", where, key=key, expected_zh=zh, expected_en=en, value=_show(value),
+            fix_zh=fix_zh, fix_en=fix_en,
+        )  # fmt: skip
+    message = str(error.get("msg", kind))
+    return problem(
+        "bad-value", where, key=key, detail_zh=message, detail_en=message,
+        fix_zh="按说明改正这个值。", fix_en="correct the value as described.",
+    )  # fmt: skip
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    current: Any = model
+    for part in loc:
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None or not isinstance(field.annotation, type) or not issubclass(field.annotation, BaseModel):
+            return []
+        current = field.annotation
+    return list(getattr(current, "model_fields", {}))
+
+
+def _read_as(value: object) -> str:
+    if isinstance(value, bool):
+        return "“是”(true)" if value else "“否”(false)"
+    return f"数字 {value}"
+
+
+def _read_as_en(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else f"the number {value}"
+
+
+def _yaml_source(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _show(value: object) -> str:
+    if isinstance(value, YMap):
+        return "一组键值"
+    if isinstance(value, YList):
+        return "一个列表"
+    return repr(value)

@@ -13,6 +13,10 @@ from bot.model import Action, Candidate, Decision, HandoffReason, Match, Session
 
 # A secondary intent (greeting, thanks…) gives way to any other intent at least this strong.
 _YIELD_TO = 0.35
+# The raw evidence score understates how often the best intent is right (measured with `bot eval`:
+# raw 0.6-0.75 is right 82-89% of the time); a monotone power curve puts it on the probability scale
+# without changing any order. Check it with the reliability table of `bot eval` after changing scoring.
+_CALIBRATION_POWER = 0.75
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,8 +43,10 @@ def confidence(ranked: Sequence[Match]) -> float:
     best = ranked[0]
     second = ranked[1].score if len(ranked) > 1 else 0.0
     closeness = min(1.0, second / best.score) if best.score else 1.0
-    explained = 0.7 + 0.3 * best.coverage
-    return round(max(0.0, min(1.0, best.score * (1 - 0.5 * closeness**2) * explained)), 4)
+    # A secondary intent (greeting…) must explain the whole message: "你好，怎样提现" is no greeting.
+    explained = best.coverage if best.secondary else 0.85 + 0.15 * best.coverage
+    raw = max(0.0, min(1.0, best.score * (1 - 0.5 * closeness**3) * explained))
+    return round(raw**_CALIBRATION_POWER, 4)
 
 
 def decide(matches: Sequence[Match], angry: bool, session: Session, policy: Policy) -> Decision:

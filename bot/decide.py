@@ -41,10 +41,12 @@ def confidence(ranked: Sequence[Match]) -> float:
     if not ranked:
         return 0.0
     best = ranked[0]
-    second = ranked[1].score if len(ranked) > 1 else 0.0
+    # thanks vs goodbye is no real ambiguity: both are polite closings.
+    rivals = [m for m in ranked[1:] if not (best.secondary and m.secondary)]
+    second = rivals[0].score if rivals else 0.0
     closeness = min(1.0, second / best.score) if best.score else 1.0
     # A secondary intent (greeting…) must explain the whole message: "你好，怎样提现" is no greeting.
-    explained = best.coverage if best.secondary else 0.85 + 0.15 * best.coverage
+    explained = 0.5 + 0.5 * best.coverage if best.secondary else 0.85 + 0.15 * best.coverage
     raw = max(0.0, min(1.0, best.score * (1 - 0.5 * closeness**3) * explained))
     return round(raw**_CALIBRATION_POWER, 4)
 

@@ -77,7 +77,7 @@ def load_shop(config_path: Path) -> tuple[Shop | None, list[Problem]]:
     for intent in intents:
         for example in intent.examples:
             normalized = normalize(example.text)
-            tokens = segment.content(segment(normalized))
+            tokens = tuple(t.text for t in segment.content(segment(normalized)))
             entries.append(ExampleEntry(intent_id=intent.id, text=example.text, normalized=normalized,
                                         tokens=tokens, origin=example.origin))  # fmt: skip
     compiled = [
@@ -139,7 +139,7 @@ class Bot:
         tokens = shop.segment(normalized)
         message = Message(raw=raw, text=normalized, tokens=tokens)
         content = shop.segment.content(tokens)
-        hits = shop.index.search(content)
+        hits = shop.index.search(t.text for t in content)
         matches = shop.matcher.score(normalized, content, [h.doc for h in hits])
         anger = shop.anger(raw, normalized)
         return message, matches, anger

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-from bot.model import Evidence, Intent, Match, Origin
+from bot.model import Evidence, Intent, Match, Origin, Token
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,7 +62,7 @@ class Matcher:
         alternatives = sorted(by_text, key=len, reverse=True)
         self._keyword_re = re.compile("|".join(map(re.escape, alternatives))) if alternatives else None
 
-    def score(self, text: str, content: Sequence[str], candidates: Sequence[int]) -> list[Match]:
+    def score(self, text: str, content: Sequence[Token], candidates: Sequence[int]) -> list[Match]:
         """Ranked matches (best first) for normalised `text`, its meaningful tokens and candidate examples."""
         found: dict[str, list[tuple[Phrase | None, float, int, int, str, Origin]]] = {}
         if self._keyword_re is not None:
@@ -86,7 +86,7 @@ class Matcher:
             if sim > nearest.get(entry.intent_id, (0.0, entry))[0]:
                 nearest[entry.intent_id] = (sim, entry)
 
-        content_chars = sum(len(t) for t in content) or len(text) or 1
+        content_chars = sum(t.end - t.start for t in content)
         matches = []
         for intent_id in set(found) | set(nearest):
             compiled = self._compiled[intent_id]
@@ -109,7 +109,7 @@ class Matcher:
                     for token in set(entry.tokens):
                         for start in _find_all(text, token):
                             covered[start : start + len(token)] = [True] * len(token)
-            coverage = min(1.0, sum(1 for i, c in enumerate(covered) if c and not text[i].isspace()) / content_chars)
+            coverage = _coverage(content, covered, content_chars)
             score = 1 - (1 - keyword_score) * (1 - example_score)
             for veto in vetoes:
                 evidence.append(Evidence(kind="negative", detail=veto.text, weight=-1.0, origin=veto.origin))
@@ -140,6 +140,14 @@ def similarity(text: str, example: str) -> float:
         return whole
     part = fuzz.partial_ratio(text, example) / 100 * (shorter / longer) ** 0.25
     return max(whole, part)
+
+
+def _coverage(content: Sequence[Token], covered: list[bool], total: int) -> float:
+    """The share of the meaningful tokens' characters that lie in a token touched by evidence."""
+    if not total:
+        return 1.0
+    touched = sum(t.end - t.start for t in content if any(covered[t.start : t.end]))
+    return touched / total
 
 
 def _find_all(text: str, token: str) -> list[int]:

@@ -53,6 +53,6 @@ class Segmenter:
             if _WORD.search(word)
         )
 
-    def content(self, tokens: Iterable[Token]) -> tuple[str, ...]:
+    def content(self, tokens: Iterable[Token]) -> tuple[Token, ...]:
         """The tokens that carry meaning (not stopwords)."""
-        return tuple(t.text for t in tokens if t.text not in self.stopwords)
+        return tuple(t for t in tokens if t.text not in self.stopwords)

@@ -18,6 +18,7 @@ from bot.engine import Bot
 from bot.evaluate import DataError, evaluate, read_labelled
 from bot.problems import LoadError
 from bot.report import eval_table, explain, reply_dict, reply_json
+from bot.schema import ConfigFile, IntentFile, ResponseFile
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,7 +40,13 @@ def friendly(func: F) -> F:
         except DataError as exc:
             click.echo(str(exc), err=True)
             sys.exit(1)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit, KeyboardInterrupt):
+        except (
+            click.exceptions.Exit,
+            click.exceptions.Abort,
+            click.ClickException,
+            SystemExit,
+            KeyboardInterrupt,
+        ):
             raise
         except Exception:
             fd, log = tempfile.mkstemp(prefix="bot-error-", suffix=".log")
@@ -62,9 +69,12 @@ def _load(config: str) -> Bot:
 
 
 config_option = click.option(
-    "--config", "-c", default=_default_config, show_default="config.yaml or $BOT_CONFIG",
+    "--config",
+    "-c",
+    default=_default_config,
+    show_default="config.yaml or $BOT_CONFIG",
     help="The shop's config.yaml (intents/ and responses/ are found from it).",
-)  # fmt: skip
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -115,6 +125,19 @@ def chat(show_why: bool, config: str) -> None:
             click.echo(explain(reply, bot.title))
 
 
+@main.command()
+@click.argument("directory", default="docs/schema", type=click.Path(file_okay=False, path_type=Path))
+def schema(directory: Path) -> None:
+    """Write the JSON Schemas of the intent, response and config files (for editor completion)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, model in (("intent", IntentFile), ("response", ResponseFile), ("config", ConfigFile)):
+        path = directory / f"{name}.schema.json"
+        path.write_text(
+            json.dumps(model.model_json_schema(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+        click.echo(f"wrote {path}")
+
+
 @main.command(name="eval")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
@@ -135,6 +158,13 @@ def eval_command(file: Path, as_json: bool, failures: bool, config: str) -> None
     if failures:
         for o in report.outcomes:
             if o.verdict == "wrong":
-                click.echo(json.dumps({"line": o.item.line, "label": o.item.intent, **{
-                    k: reply_dict(o.reply)[k] for k in ("intent", "confidence", "normalized")
-                }}, ensure_ascii=False))  # fmt: skip
+                click.echo(
+                    json.dumps(
+                        {
+                            "line": o.item.line,
+                            "label": o.item.intent,
+                            **{k: reply_dict(o.reply)[k] for k in ("intent", "confidence", "normalized")},
+                        },
+                        ensure_ascii=False,
+                    )
+                )

@@ -48,7 +48,7 @@ def confidence(ranked: Sequence[Match]) -> float:
     # A secondary intent (greeting…) must explain the whole message: "你好，怎样提现" is no greeting.
     explained = 0.5 + 0.5 * best.coverage if best.secondary else 0.85 + 0.15 * best.coverage
     raw = max(0.0, min(1.0, best.score * (1 - 0.5 * closeness**3) * explained))
-    return round(raw**_CALIBRATION_POWER, 4)
+    return round(float(raw**_CALIBRATION_POWER), 4)
 
 
 def decide(matches: Sequence[Match], angry: bool, session: Session, policy: Policy) -> Decision:
@@ -57,17 +57,34 @@ def decide(matches: Sequence[Match], angry: bool, session: Session, policy: Poli
     top = tuple(Candidate(intent_id=m.intent_id, score=m.score) for m in ranked[:3])
     best = ranked[0].intent_id if ranked else None
     if angry:
-        return Decision(action=Action.HANDOFF, intent_id=best, confidence=conf, alternatives=top,
-                        reason=HandoffReason.ANGRY)  # fmt: skip
+        return Decision(
+            action=Action.HANDOFF,
+            intent_id=best,
+            confidence=conf,
+            alternatives=top,
+            reason=HandoffReason.ANGRY,
+        )
     if best in policy.handoff_intents and conf >= policy.handoff_below:
         reason = HandoffReason.ASKED_FOR_PERSON if best == "human" else HandoffReason.INTENT_FLAGGED
-        return Decision(action=Action.HANDOFF, intent_id=best, confidence=conf, alternatives=top, reason=reason)
+        return Decision(
+            action=Action.HANDOFF, intent_id=best, confidence=conf, alternatives=top, reason=reason
+        )
     if conf >= policy.answer_at:
         return Decision(action=Action.ANSWER, intent_id=best, confidence=conf, alternatives=top)
     if session.misses + 1 >= policy.misses_before_handoff:
-        return Decision(action=Action.HANDOFF, intent_id=best, confidence=conf, alternatives=top,
-                        reason=HandoffReason.REPEATED_MISSES)  # fmt: skip
+        return Decision(
+            action=Action.HANDOFF,
+            intent_id=best,
+            confidence=conf,
+            alternatives=top,
+            reason=HandoffReason.REPEATED_MISSES,
+        )
     if conf >= policy.handoff_below:
         return Decision(action=Action.CLARIFY, intent_id=best, confidence=conf, alternatives=top)
-    return Decision(action=Action.HANDOFF, intent_id=best, confidence=conf, alternatives=top,
-                    reason=HandoffReason.LOW_CONFIDENCE)  # fmt: skip
+    return Decision(
+        action=Action.HANDOFF,
+        intent_id=best,
+        confidence=conf,
+        alternatives=top,
+        reason=HandoffReason.LOW_CONFIDENCE,
+    )

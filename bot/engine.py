@@ -19,7 +19,7 @@ from bot.handoff import AngerDetector
 from bot.index import Index
 from bot.intents import load_intents
 from bot.match import Compiled, ExampleEntry, Matcher, Phrase
-from bot.model import Action, Decision, HandoffReason, IntentSet, Message, Reply, Session, Template
+from bot.model import Action, Decision, HandoffReason, Intent, IntentSet, Message, Origin, Reply, Template
 from bot.normalize import Normalizer
 from bot.problems import LoadError, Problem, errors, problem
 from bot.render import choose, fill, shop_values, variables
@@ -65,7 +65,7 @@ def load_shop(config_path: Path) -> tuple[Shop | None, list[Problem]]:
     templates, found = load_templates(settings.responses_dir, root, set(values))
     problems += found
     problems += _check_replies(settings, config_path.name, set(values))
-    problems += _cross_check(intents, templates, settings, root)
+    problems += _cross_check(intents, templates, settings)
     if errors(problems):
         return None, problems
 
@@ -78,15 +78,28 @@ def load_shop(config_path: Path) -> tuple[Shop | None, list[Problem]]:
         for example in intent.examples:
             normalized = normalize(example.text)
             tokens = tuple(t.text for t in segment.content(segment(normalized)))
-            entries.append(ExampleEntry(intent_id=intent.id, text=example.text, normalized=normalized,
-                                        tokens=tokens, origin=example.origin))  # fmt: skip
+            entries.append(
+                ExampleEntry(
+                    intent_id=intent.id,
+                    text=example.text,
+                    normalized=normalized,
+                    tokens=tokens,
+                    origin=example.origin,
+                )
+            )
     compiled = [
         Compiled(
             intent=intent,
-            keywords=tuple(Phrase(intent_id=intent.id, text=normalize(k.text), weight=k.weight, origin=k.origin)
-                           for k in intent.keywords if normalize(k.text)),  # fmt: skip
-            negatives=tuple(Phrase(intent_id=intent.id, text=normalize(n.text), weight=1.0, origin=n.origin)
-                            for n in intent.negatives if normalize(n.text)),  # fmt: skip
+            keywords=tuple(
+                Phrase(intent_id=intent.id, text=normalize(k.text), weight=k.weight, origin=k.origin)
+                for k in intent.keywords
+                if normalize(k.text)
+            ),
+            negatives=tuple(
+                Phrase(intent_id=intent.id, text=normalize(n.text), weight=1.0, origin=n.origin)
+                for n in intent.negatives
+                if normalize(n.text)
+            ),
             patterns=tuple((re.compile(p.regex), p.weight, p.origin) for p in intent.patterns),
         )
         for intent in intents
@@ -103,8 +116,10 @@ def load_shop(config_path: Path) -> tuple[Shop | None, list[Problem]]:
         segment=segment,
         index=Index([e.tokens for e in entries]),
         matcher=Matcher(compiled, entries),
-        anger=AngerDetector([*lexicon["anger_words"], *settings.anger_words],
-                            [*lexicon["calm_phrases"], *settings.calm_phrases]),  # fmt: skip
+        anger=AngerDetector(
+            [*lexicon["anger_words"], *settings.anger_words],
+            [*lexicon["calm_phrases"], *settings.calm_phrases],
+        ),
         policy=Policy(
             answer_at=settings.answer_at,
             handoff_below=settings.handoff_below,
@@ -150,20 +165,32 @@ class Bot:
         turn = session.turns + 1
         message, matches, anger = self.understand(text)
         if not message.text:
-            reply = Reply(text=fill(self.shop.settings.replies["empty"], self.shop.values), action=Action.CLARIFY,
-                          intent=None, confidence=0.0, reason=None, session_id=session_id, turn=turn)  # fmt: skip
+            reply = Reply(
+                text=fill(self.shop.settings.replies["empty"], self.shop.values),
+                action=Action.CLARIFY,
+                intent=None,
+                confidence=0.0,
+                reason=None,
+                session_id=session_id,
+                turn=turn,
+            )
             self.sessions.put(dataclasses.replace(session, turns=turn))
             return reply
         decision = decide(matches, anger is not None, session, self.shop.policy)
         reply_text = self._render(decision, session_id, turn)
         evidence = tuple(e for m in matches if m.intent_id == decision.intent_id for e in m.evidence)
         missed = decision.action is Action.CLARIFY or decision.reason in (
-            HandoffReason.LOW_CONFIDENCE, HandoffReason.REPEATED_MISSES
+            HandoffReason.LOW_CONFIDENCE,
+            HandoffReason.REPEATED_MISSES,
         )
-        self.sessions.put(dataclasses.replace(
-            session, turns=turn, last_intent=decision.intent_id if decision.action is Action.ANSWER else session.last_intent,
-            misses=0 if not missed or decision.action is Action.HANDOFF else session.misses + 1,
-        ))  # fmt: skip
+        self.sessions.put(
+            dataclasses.replace(
+                session,
+                turns=turn,
+                last_intent=decision.intent_id if decision.action is Action.ANSWER else session.last_intent,
+                misses=0 if not missed or decision.action is Action.HANDOFF else session.misses + 1,
+            )
+        )
         return Reply(
             text=reply_text,
             action=decision.action,
@@ -192,8 +219,14 @@ class Bot:
             return fill(replies["angry"], shop.values)
         if decision.reason is HandoffReason.LOW_CONFIDENCE:
             return fill(replies["low_confidence"], shop.values)
-        if decision.intent_id in shop.intents.templates and decision.reason in (
-            HandoffReason.ASKED_FOR_PERSON, HandoffReason.INTENT_FLAGGED
+        if (
+            decision.intent_id is not None
+            and decision.intent_id in shop.intents.templates
+            and decision.reason
+            in (
+                HandoffReason.ASKED_FOR_PERSON,
+                HandoffReason.INTENT_FLAGGED,
+            )
         ):
             template = shop.intents.templates[decision.intent_id]
             return fill(choose(template.variants, session_id, turn), shop.values)
@@ -208,20 +241,28 @@ def _check_replies(settings: Settings, shown: str, defined: set[str]) -> list[Pr
     allowed = defined | {"first", "second"}
     for key, text in settings.replies.items():
         names, bad = variables(text)
-        where = dataclasses.replace(_origin(shown), line=0)
+        where = Origin(file=shown)
         problems += [problem("unsafe-template", where, name=n) for n in bad]
         problems += [
-            problem("unknown-variable", where, name=n, allowed=", ".join(sorted(allowed)), hint=f"（replies.{key}）")
+            problem(
+                "unknown-variable",
+                where,
+                name=n,
+                allowed=", ".join(sorted(allowed)),
+                hint=f"（replies.{key}）",
+            )
             for n in names
             if n not in allowed
         ]
     return problems
 
 
-def _cross_check(intents: list[Any], templates: list[Template], settings: Settings, root: Path) -> list[Problem]:
+def _cross_check(intents: list[Intent], templates: list[Template], settings: Settings) -> list[Problem]:
     intent_ids = {i.id: i for i in intents}
     template_ids = {t.intent_id: t for t in templates}
-    problems = [problem("intent-without-response", i.origin, intent=i.id) for i in intents if i.id not in template_ids]
+    problems = [
+        problem("intent-without-response", i.origin, intent=i.id) for i in intents if i.id not in template_ids
+    ]
     problems += [
         problem("response-without-intent", t.origin, intent=t.intent_id)
         for t in templates
@@ -231,19 +272,17 @@ def _cross_check(intents: list[Any], templates: list[Template], settings: Settin
     return problems
 
 
-def _origin(file: str) -> Any:
-    from bot.model import Origin
-
-    return Origin(file=file)
-
-
 def _fingerprint(config_path: Path, settings: Settings) -> str:
     digest = hashlib.sha256()
-    files = [config_path, *sorted(settings.intents_dir.glob("*.yaml")), *sorted(settings.responses_dir.glob("*.yaml"))]
+    files = [
+        config_path,
+        *sorted(settings.intents_dir.glob("*.yaml")),
+        *sorted(settings.responses_dir.glob("*.yaml")),
+    ]
     for path in files:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
-__all__ = ["Bot", "LoadError", "Session", "load_shop"]
+__all__ = ["Bot", "LoadError", "load_shop"]

@@ -69,7 +69,8 @@ class EvalReport:
             "answered": _ratio(sum(o.reply.action is Action.ANSWER for o in self.outcomes), n),
             "per_intent": per_intent,
             "confusions": [
-                {"label": label, "answered": got, "n": count} for (label, got), count in confusions.most_common(10)
+                {"label": label, "answered": got, "n": count}
+                for (label, got), count in confusions.most_common(10)
             ],
             "reliability": self.reliability(),
         }
@@ -124,11 +125,13 @@ def read_labelled(path: Path) -> Iterator[Labelled]:
                 text, intent = row["text"], row["intent"]
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 raise DataError(
-                    f"{path}:{number}: 这一行不是 {{\"text\": …, \"intent\": …}} 形式的 JSON "
+                    f'{path}:{number}: 这一行不是 {{"text": …, "intent": …}} 形式的 JSON '
                     f"(line is not a JSON object with text and intent: {exc})"
                 ) from exc
             if not isinstance(text, str) or not isinstance(intent, str):
-                raise DataError(f"{path}:{number}: text 和 intent 必须是文字 (text and intent must be strings)")
+                raise DataError(
+                    f"{path}:{number}: text 和 intent 必须是文字 (text and intent must be strings)"
+                )
             alt = row.get("alt")
             yield Labelled(text=text, intent=intent, alt=alt if isinstance(alt, str) else None, line=number)
 

@@ -15,7 +15,13 @@ from bot.schema import INTENT_IDS, IntentFile, validate
 def load_intents(directory: Path, shown_root: Path) -> tuple[list[Intent], list[Problem]]:
     """Every intent file in `directory`, sorted by name; problems carry paths relative to `shown_root`."""
     if not directory.is_dir():
-        return [], [problem("file-missing", Origin(file=yamlfile.shown(directory, shown_root)), path=yamlfile.shown(directory, shown_root))]
+        return [], [
+            problem(
+                "file-missing",
+                Origin(file=yamlfile.shown(directory, shown_root)),
+                path=yamlfile.shown(directory, shown_root),
+            )
+        ]
     intents: list[Intent] = []
     problems: list[Problem] = []
     seen: dict[str, Origin] = {}
@@ -25,7 +31,9 @@ def load_intents(directory: Path, shown_root: Path) -> tuple[list[Intent], list[
         if intent is None:
             continue
         if intent.id in seen:
-            problems.append(problem("duplicate-intent", intent.origin, intent=intent.id, other=seen[intent.id]))
+            problems.append(
+                problem("duplicate-intent", intent.origin, intent=intent.id, other=seen[intent.id])
+            )
             continue
         seen[intent.id] = intent.origin
         intents.append(intent)
@@ -43,10 +51,16 @@ def load_intent(path: Path, shown: str) -> tuple[Intent | None, list[Problem]]:
     here = yamlfile.origin_of(document, "id")
     if parsed.id not in INTENT_IDS:
         close = difflib.get_close_matches(parsed.id, INTENT_IDS, n=1)
-        problems.append(problem(
-            "unknown-intent", here, intent=parsed.id, allowed=", ".join(INTENT_IDS),
-            hint=f"是不是想写 {close[0]}？" if close else "", hint_en=f" Did you mean {close[0]}?" if close else "",
-        ))  # fmt: skip
+        problems.append(
+            problem(
+                "unknown-intent",
+                here,
+                intent=parsed.id,
+                allowed=", ".join(INTENT_IDS),
+                hint=f"是不是想写 {close[0]}？" if close else "",
+                hint_en=f" Did you mean {close[0]}?" if close else "",
+            )
+        )
         return None, problems
     if parsed.id != path.stem:
         problems.append(problem("id-mismatch", here, stem=path.stem, intent=parsed.id))
@@ -67,7 +81,8 @@ def load_intent(path: Path, shown: str) -> tuple[Intent | None, list[Problem]]:
         id=parsed.id,
         title=parsed.title,
         examples=tuple(
-            Example(text=text, origin=yamlfile.origin_of(examples_at, i)) for i, text in enumerate(parsed.examples)
+            Example(text=text, origin=yamlfile.origin_of(examples_at, i))
+            for i, text in enumerate(parsed.examples)
         ),
         keywords=tuple(
             Keyword(text=word, weight=weight, origin=yamlfile.origin_of(keywords_at, word))
@@ -83,4 +98,3 @@ def load_intent(path: Path, shown: str) -> tuple[Intent | None, list[Problem]]:
         origin=Origin(file=shown, line=1, column=1),
     )
     return intent, problems
-

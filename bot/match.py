@@ -94,17 +94,23 @@ class Matcher:
             vetoes = [n for n in compiled.negatives if n.text in text]
             kw_miss = 1.0
             covered = [False] * len(text)
-            for phrase, weight, start, end, kind, origin in found.get(intent_id, []):
+            for source, weight, start, end, kind, origin in found.get(intent_id, []):
                 kw_miss *= 1 - weight
                 covered[start:end] = [True] * (end - start)
-                detail = phrase.text if phrase is not None else kind
-                evidence.append(Evidence(kind="keyword" if phrase else "pattern", detail=detail, weight=weight, origin=origin))
+                detail = source.text if source is not None else kind
+                evidence.append(
+                    Evidence(
+                        kind="keyword" if source else "pattern", detail=detail, weight=weight, origin=origin
+                    )
+                )
             keyword_score = 1 - kw_miss
             example_score = 0.0
             if intent_id in nearest:
                 sim, entry = nearest[intent_id]
                 example_score = max(0.0, (sim - 0.5) / 0.5)
-                evidence.append(Evidence(kind="example", detail=entry.text, weight=round(sim, 3), origin=entry.origin))
+                evidence.append(
+                    Evidence(kind="example", detail=entry.text, weight=round(sim, 3), origin=entry.origin)
+                )
                 if sim >= 0.5:
                     for token in set(entry.tokens):
                         for start in _find_all(text, token):
@@ -139,7 +145,7 @@ def similarity(text: str, example: str) -> float:
     if shorter < 3:
         return whole
     part = fuzz.partial_ratio(text, example) / 100 * (shorter / longer) ** 0.25
-    return max(whole, part)
+    return float(max(whole, part))
 
 
 def _coverage(content: Sequence[Token], covered: list[bool], total: int) -> float:

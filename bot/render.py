@@ -16,7 +16,8 @@ _NAME = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")
 
 def variables(template: str) -> tuple[list[str], list[str]]:
     """The variable names a template uses, and the fields that are not valid names."""
-    names, bad = [], []
+    names: list[str] = []
+    bad: list[str] = []
     for m in _FIELD.finditer(template):
         field = m.group(1)
         if field is None:

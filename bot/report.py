@@ -17,7 +17,12 @@ def reply_dict(reply: Reply) -> dict[str, Any]:
     data["action"] = reply.action.value
     data["reason"] = reply.reason.value if reply.reason else None
     data["evidence"] = [
-        {"kind": e.kind, "detail": e.detail, "weight": e.weight, "origin": str(e.origin) if e.origin else None}
+        {
+            "kind": e.kind,
+            "detail": e.detail,
+            "weight": e.weight,
+            "origin": str(e.origin) if e.origin else None,
+        }
         for e in reply.evidence
     ]
     return data

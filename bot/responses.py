@@ -40,18 +40,27 @@ def load_template(path: Path, shown: str, defined: Collection[str]) -> tuple[Tem
     answers_at = document.get("answers")
     used: set[str] = set()
     for i, answer in enumerate(parsed.answers):
-        where = yamlfile.origin_of(answers_at, i) if isinstance(answers_at, yamlfile.YList) else Origin(file=shown)
+        where = (
+            yamlfile.origin_of(answers_at, i)
+            if isinstance(answers_at, yamlfile.YList)
+            else Origin(file=shown)
+        )
         names, bad = variables(answer)
         for name in bad:
             problems.append(problem("unsafe-template", where, name=name))
         for name in names:
             if name not in defined:
                 close = difflib.get_close_matches(name, list(defined), n=1)
-                problems.append(problem(
-                    "unknown-variable", where, name=name, allowed=", ".join(sorted(defined)),
-                    hint=f"是不是想写 {{{close[0]}}}？" if close else "",
-                    hint_en=f" Did you mean {{{close[0]}}}?" if close else "",
-                ))  # fmt: skip
+                problems.append(
+                    problem(
+                        "unknown-variable",
+                        where,
+                        name=name,
+                        allowed=", ".join(sorted(defined)),
+                        hint=f"是不是想写 {{{close[0]}}}？" if close else "",
+                        hint_en=f" Did you mean {{{close[0]}}}?" if close else "",
+                    )
+                )
         used.update(names)
     template = Template(
         intent_id=parsed.intent,
@@ -60,4 +69,3 @@ def load_template(path: Path, shown: str, defined: Collection[str]) -> tuple[Tem
         origin=yamlfile.origin_of(document, "intent"),
     )
     return template, problems
-

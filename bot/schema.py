@@ -15,9 +15,23 @@ from bot.problems import Problem, problem
 from bot.yamlfile import YList, YMap, origin_of
 
 INTENT_IDS = (
-    "shipping_time", "logistics", "sizing", "returns", "coupons", "invoice", "stock", "promotion",
-    "quality", "payment", "greeting", "thanks", "goodbye", "human", "bargain", "address_change",
-)  # fmt: skip
+    "shipping_time",
+    "logistics",
+    "sizing",
+    "returns",
+    "coupons",
+    "invoice",
+    "stock",
+    "promotion",
+    "quality",
+    "payment",
+    "greeting",
+    "thanks",
+    "goodbye",
+    "human",
+    "bargain",
+    "address_change",
+)
 
 
 class _Shape(BaseModel):
@@ -59,7 +73,9 @@ class ResponseFile(_Shape):
     """responses/<id>.yaml: what the bot answers for one intent."""
 
     intent: str
-    answers: list[str] = Field(min_length=1, description="answer variants (话术); {shop.xxx} fills in shop facts")
+    answers: list[str] = Field(
+        min_length=1, description="answer variants (话术); {shop.xxx} fills in shop facts"
+    )
 
 
 class Thresholds(_Shape):
@@ -74,7 +90,9 @@ class Paths(_Shape):
 
 
 class Language(_Shape):
-    slang: dict[str, str] = Field(default_factory=dict, description="buyer word → standard word, added to the built-in map")
+    slang: dict[str, str] = Field(
+        default_factory=dict, description="buyer word → standard word, added to the built-in map"
+    )
     words: list[str] = Field(default_factory=list, description="extra dictionary words for segmentation")
 
 
@@ -109,7 +127,12 @@ M = TypeVar("M", bound=BaseModel)
 
 _EXPECTED = {
     "string_type": ("文字", "text", "加上引号，写成文字。", "write it as text in quotes."),
-    "list_type": ("列表（每行以 - 开头）", "a list", "每一项单独一行，以 - 开头。", "write one item per line starting with -."),
+    "list_type": (
+        "列表（每行以 - 开头）",
+        "a list",
+        "每一项单独一行，以 - 开头。",
+        "write one item per line starting with -.",
+    ),
     "dict_type": ("键值对（键: 值）", "a mapping", "写成 键: 值 的形式。", "write key: value lines."),
     "bool_type": ("true 或 false", "true or false", "写 true 或 false。", "write true or false."),
     "float_type": ("数字", "a number", "写一个数字，例如 0.8。", "write a number such as 0.8."),
@@ -161,30 +184,56 @@ def _to_problem(model: type[BaseModel], document: Any, error: Any, file: str) ->
         return problem("missing-key", where, key=loc[-1])
     if kind == "too_short":
         return problem("empty-list", where, key=key)
-    if kind in _EXPECTED and len(loc) >= 2 and isinstance(loc[-1], int) and isinstance(value, bool | int | float):
+    if (
+        kind in _EXPECTED
+        and len(loc) >= 2
+        and isinstance(loc[-1], int)
+        and isinstance(value, bool | int | float)
+    ):
         what, what_en = ("问法", "Example") if loc[0] == "examples" else ("条目", "Item")
         return problem(
-            "example-not-text", where, index=loc[-1] + 1, what=what, what_en=what_en,
-            value=_yaml_source(value), read_as=_read_as(value), read_as_en=_read_as_en(value),
-        )  # fmt: skip
+            "example-not-text",
+            where,
+            index=loc[-1] + 1,
+            what=what,
+            what_en=what_en,
+            value=_yaml_source(value),
+            read_as=_read_as(value),
+            read_as_en=_read_as_en(value),
+        )
     if kind in _EXPECTED:
         zh, en, fix_zh, fix_en = _EXPECTED[kind]
         return problem(
-            "wrong-type", where, key=key, expected_zh=zh, expected_en=en, value=_show(value),
-            fix_zh=fix_zh, fix_en=fix_en,
-        )  # fmt: skip
+            "wrong-type",
+            where,
+            key=key,
+            expected_zh=zh,
+            expected_en=en,
+            value=_show(value),
+            fix_zh=fix_zh,
+            fix_en=fix_en,
+        )
     message = str(error.get("msg", kind))
     return problem(
-        "bad-value", where, key=key, detail_zh=message, detail_en=message,
-        fix_zh="按说明改正这个值。", fix_en="correct the value as described.",
-    )  # fmt: skip
+        "bad-value",
+        where,
+        key=key,
+        detail_zh=message,
+        detail_en=message,
+        fix_zh="按说明改正这个值。",
+        fix_en="correct the value as described.",
+    )
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     current: Any = model
     for part in loc:
         field = getattr(current, "model_fields", {}).get(part)
-        if field is None or not isinstance(field.annotation, type) or not issubclass(field.annotation, BaseModel):
+        if (
+            field is None
+            or not isinstance(field.annotation, type)
+            or not issubclass(field.annotation, BaseModel)
+        ):
             return []
         current = field.annotation
     return list(getattr(current, "model_fields", {}))

@@ -17,6 +17,9 @@ from bot.model import Origin
 from bot.problems import Problem, problem
 
 MAX_BYTES = 1_000_000
+_PLAIN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "seq", "map", "timestamp")
+)
 
 
 class YMap(dict[str, Any]):
@@ -34,13 +37,15 @@ class YList(list[Any]):
     origins: list[Origin]
 
 
-def origin_of(container: YMap | YList, key: str | int) -> Origin:
-    """Where `container[key]` was written (the container itself when unknown)."""
+def origin_of(container: object, key: str | int, default: Origin | None = None) -> Origin:
+    """Where `container[key]` was written: the container itself when unknown, else `default`."""
     if isinstance(container, YMap) and isinstance(key, str):
         return container.value_origins.get(key, container.origin)
     if isinstance(container, YList) and isinstance(key, int) and 0 <= key < len(container.origins):
         return container.origins[key]
-    return container.origin
+    if isinstance(container, YMap | YList):
+        return container.origin
+    return default or Origin(file="")
 
 
 def shown(path: Path, root: Path) -> str:
@@ -107,6 +112,15 @@ class _Builder:
                 self.problems.append(problem("yaml-alias", _origin(self.file, node.start_mark)))
             return None
         self.visited.add(id(node))
+        if node.tag not in _PLAIN_TAGS:
+            self.problems.append(
+                problem(
+                    "yaml-syntax",
+                    _origin(self.file, node.start_mark),
+                    detail=f"不支持的标签 (unsupported tag) {node.tag}",
+                )
+            )
+            return None
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node)
         if isinstance(node, yaml.SequenceNode):

@@ -1,0 +1,34 @@
+"""Fixtures named for what they give: the repo, the shipped bot, a writable copy of the shop."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot import Bot
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def shipped_bot() -> Bot:
+    """The shipped demo shop, loaded once for the whole run (tests use distinct session ids)."""
+    return Bot.from_config(REPO / "config.yaml")
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Path:
+    """A writable copy of the shipped shop; returns its folder (config.yaml inside)."""
+    target = tmp_path / "shop"
+    target.mkdir()
+    shutil.copy(REPO / "config.yaml", target / "config.yaml")
+    shutil.copytree(REPO / "intents", target / "intents")
+    shutil.copytree(REPO / "responses", target / "responses")
+    return target

@@ -1,0 +1,83 @@
+"""Through the command line: exact exit codes, JSON shape, no tracebacks."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import main
+
+
+@pytest.fixture
+def run(repo: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(repo)
+
+    def invoke(*args: str, input: str | None = None):
+        return CliRunner().invoke(main, list(args), input=input)
+
+    return invoke
+
+
+def test_ask_prints_the_answer(run) -> None:
+    result = run("ask", "能开发票吗")
+    assert 0 == result.exit_code
+    assert "发票" in result.output
+
+
+def test_ask_json_has_the_reply_fields(run) -> None:
+    data = json.loads(run("ask", "能开发票吗", "--json").output)
+    assert {"text", "action", "intent", "confidence", "candidates", "evidence", "tokens"} <= set(data)
+    assert ("answer", "invoice") == (data["action"], data["intent"])
+
+
+def test_ask_explain_shows_candidates_and_where_evidence_comes_from(run) -> None:
+    output = run("ask", "退货运费谁出", "--explain").output
+    assert "候选意图" in output
+    assert "intents/returns.yaml:" in output
+
+
+def test_chat_runs_a_conversation(run) -> None:
+    result = run("chat", input="在吗\n什么时候发货\n退出\n")
+    assert 0 == result.exit_code
+    assert result.output.count("小二>") == 2
+
+
+def test_broken_shop_exits_1_with_positions_not_a_traceback(run, shop: Path) -> None:
+    path = shop / "intents" / "invoice.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("examples:", "exmaples:"), encoding="utf-8")
+    result = run("ask", "发票", "--config", str(shop / "config.yaml"))
+    assert 1 == result.exit_code
+    assert "intents/invoice.yaml:" in result.output and "exmaples" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_config_is_explained(run, tmp_path: Path) -> None:
+    result = run("ask", "发票", "--config", str(tmp_path / "nope.yaml"))
+    assert 1 == result.exit_code
+    assert "找不到配置文件" in result.output
+
+
+def test_eval_json_keeps_its_keys(run, tmp_path: Path) -> None:
+    data_file = tmp_path / "small.jsonl"
+    data_file.write_text(
+        '{"text": "能开发票吗", "intent": "invoice"}\n{"text": "今天天气真好", "intent": "other"}\n',
+        encoding="utf-8",
+    )
+    summary = json.loads(run("eval", str(data_file), "--json").output)
+    assert {"n", "resolved", "wrong", "deferred", "per_intent", "reliability"} <= set(summary)
+    assert (2, 1.0, 0.0) == (summary["n"], summary["resolved"], summary["wrong"])
+
+
+def test_eval_rejects_malformed_lines_with_the_line_number(run, tmp_path: Path) -> None:
+    data_file = tmp_path / "bad.jsonl"
+    data_file.write_text('{"text": "a", "intent": "invoice"}\n{not json\n', encoding="utf-8")
+    result = run("eval", str(data_file))
+    assert 1 == result.exit_code
+    assert "bad.jsonl:2" in result.output
+
+
+def test_schema_writes_three_files(run, tmp_path: Path) -> None:
+    assert 0 == run("schema", str(tmp_path)).exit_code
+    intent = json.loads((tmp_path / "intent.schema.json").read_text(encoding="utf-8"))
+    assert "examples" in intent["properties"]

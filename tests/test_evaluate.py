@@ -1,0 +1,79 @@
+"""`bot eval` counts outcomes as a buyer would feel them, and the shipped shop meets its targets."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot import Bot
+from bot.evaluate import Labelled, evaluate, read_labelled, verdict
+from bot.model import Action, HandoffReason, Reply
+
+CORE = [
+    "shipping_time",
+    "logistics",
+    "sizing",
+    "returns",
+    "coupons",
+    "invoice",
+    "stock",
+    "promotion",
+    "quality",
+    "payment",
+]
+
+
+def reply(action: Action, intent: str | None, reason: HandoffReason | None = None) -> Reply:
+    return Reply(text="", action=action, intent=intent, confidence=0.9, reason=reason, session_id="s", turn=1)
+
+
+@pytest.mark.parametrize(
+    ("label", "alt", "got", "expected"),
+    [
+        ("invoice", None, reply(Action.ANSWER, "invoice"), "resolved"),
+        ("returns", "sizing", reply(Action.ANSWER, "sizing"), "resolved"),
+        ("thanks", None, reply(Action.ANSWER, "goodbye"), "resolved"),
+        ("invoice", None, reply(Action.ANSWER, "returns"), "wrong"),
+        ("other", None, reply(Action.ANSWER, "greeting"), "wrong"),
+        ("other", None, reply(Action.HANDOFF, None, HandoffReason.LOW_CONFIDENCE), "deferred"),
+        ("invoice", None, reply(Action.CLARIFY, "invoice"), "deferred"),
+        ("human", None, reply(Action.HANDOFF, "human", HandoffReason.ASKED_FOR_PERSON), "resolved"),
+    ],
+)
+def test_verdicts(label: str, alt: str | None, got: Reply, expected: str) -> None:
+    assert expected == verdict(Labelled(text="x", intent=label, alt=alt, line=1), got)
+
+
+@pytest.fixture(scope="module")
+def dev_rows(repo: Path) -> list[dict]:
+    return [
+        json.loads(line)
+        for line in (repo / "tests" / "data" / "dev.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+
+
+def test_dev_set_is_large_and_balanced(dev_rows: list[dict]) -> None:
+    """At least 400 messages, 30 per core intent and 60 out of scope."""
+    counts = {intent: sum(r["intent"] == intent for r in dev_rows) for intent in [*CORE, "other"]}
+    assert len(dev_rows) >= 400
+    assert all(counts[i] >= 30 for i in CORE), counts
+    assert counts["other"] >= 60
+
+
+def test_dev_set_does_not_copy_the_intent_examples(dev_rows: list[dict], shipped_bot: Bot) -> None:
+    """The measurement is honest only if no test message is an example the matcher already knows."""
+    normalize = shipped_bot.shop.normalize
+    examples = {e.normalized for e in shipped_bot.shop.matcher.examples}
+    copied = [r["text"] for r in dev_rows if normalize(r["text"]) in examples]
+    assert [] == copied
+
+
+def test_shipped_shop_meets_its_targets_on_the_dev_set(repo: Path, shipped_bot: Bot) -> None:
+    """resolved ≥ 0.85 of in-scope messages, wrong ≤ 0.04 of all, and answers at ≥ answer_at are
+    right at least answer_at of the time (the confidence is calibrated)."""
+    report = evaluate(shipped_bot, read_labelled(repo / "tests" / "data" / "dev.jsonl"))
+    summary = report.to_dict()
+    assert summary["resolved"] >= 0.85
+    assert summary["wrong"] <= 0.04
+    answers = [o for o in report.outcomes if o.reply.action is Action.ANSWER]
+    assert sum(o.verdict == "resolved" for o in answers) / len(answers) >= shipped_bot.shop.policy.answer_at

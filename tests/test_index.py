@@ -1,0 +1,27 @@
+from bot.index import Index, terms
+
+
+def test_terms_include_bigrams_of_long_tokens() -> None:
+    """A long token also indexes its bigrams, so a partial match still finds it."""
+    assert ["七天无理由", "七天", "天无", "无理", "理由"] == terms(["七天无理由"])
+
+
+def test_search_returns_only_examples_sharing_a_term() -> None:
+    """Candidates come from postings: an example with no common term is never returned."""
+    index = Index([["发货"], ["退货", "运费"], ["发票"]])
+    assert [0] == [hit.doc for hit in index.search(["发货", "时间"])]
+    assert [] == index.search(["天气"])
+
+
+def test_rare_terms_weigh_more() -> None:
+    """BM25: a term found in few examples outweighs one found in many."""
+    docs = [["快递", "顺丰"]] + [["快递", f"x{i}"] for i in range(20)]
+    index = Index(docs)
+    assert index.idf("顺丰") > index.idf("快递")
+    assert 0 == index.search(["快递", "顺丰"])[0].doc
+
+
+def test_very_common_terms_are_not_used_for_retrieval() -> None:
+    """A term in most examples would make every query touch the whole index: it is skipped."""
+    docs = [["的", f"w{i}"] for i in range(300)]
+    assert [] == Index(docs).search(["的"])

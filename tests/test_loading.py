@@ -1,0 +1,84 @@
+"""Broken shop files give every problem with file:line:column, in Chinese then English, and load nothing."""
+
+from pathlib import Path
+
+import pytest
+
+from bot import Bot, LoadError
+
+
+def load_problems(shop: Path) -> list:
+    with pytest.raises(LoadError) as caught:
+        Bot.from_config(shop / "config.yaml")
+    return list(caught.value.problems)
+
+
+def replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_unquoted_no_is_reported_as_not_text(shop: Path) -> None:
+    replace(shop / "intents" / "greeting.yaml", "  - 你好\n", "  - no\n")
+    [p] = load_problems(shop)
+    assert ("example-not-text", "intents/greeting.yaml:6:5") == (p.code, str(p.origin))
+    assert '"no"' in p.fix_zh
+    assert "false" in p.message_en
+
+
+def test_misspelt_key_gets_a_suggestion(shop: Path) -> None:
+    replace(shop / "intents" / "stock.yaml", "examples:", "exmaples:")
+    problems = load_problems(shop)
+    unknown = [p for p in problems if p.code == "unknown-key"]
+    assert 1 == len(unknown)
+    assert "是不是想写 examples" in unknown[0].message_zh
+    assert "intents/stock.yaml:4:1" == str(unknown[0].origin)
+
+
+def test_undefined_template_variable(shop: Path) -> None:
+    replace(shop / "responses" / "greeting.yaml", "{shop.name}", "{shop.nmae}")
+    [p] = load_problems(shop)
+    assert "unknown-variable" == p.code
+    assert "responses/greeting.yaml:4:5" == str(p.origin)
+    assert "{shop.name}" in p.message_zh  # the near miss is suggested
+
+
+def test_bad_regex(shop: Path) -> None:
+    replace(
+        shop / "intents" / "sizing.yaml",
+        "weight: 0.55",
+        "weight: 0.55\n  - regex: '(未闭合'\n    weight: 0.5",
+    )
+    [p] = load_problems(shop)
+    assert "bad-regex" == p.code
+    assert p.origin.file == "intents/sizing.yaml"
+
+
+def test_thresholds_in_wrong_order(shop: Path) -> None:
+    replace(shop / "config.yaml", "handoff_below: 0.45", "handoff_below: 0.9")
+    [p] = load_problems(shop)
+    assert "thresholds-order" == p.code
+
+
+def test_intent_without_response(shop: Path) -> None:
+    (shop / "responses" / "bargain.yaml").unlink()
+    [p] = load_problems(shop)
+    assert ("intent-without-response", "intents/bargain.yaml") == (p.code, p.origin.file)
+
+
+def test_unknown_intent_id_suggests_the_close_one(shop: Path) -> None:
+    replace(shop / "intents" / "stock.yaml", "id: stock", "id: stok")
+    problems = load_problems(shop)
+    assert "unknown-intent" == problems[0].code
+    assert "stock" in problems[0].message_zh
+
+
+def test_wrong_type_and_syntax_errors_are_all_reported(shop: Path) -> None:
+    replace(shop / "intents" / "invoice.yaml", "title: 发票开具", "title: [发票]")
+    (shop / "intents" / "payment.yaml").write_text("id: payment\nexamples: [a, b\n", encoding="utf-8")
+    problems = load_problems(shop)
+    assert {"wrong-type", "yaml-syntax"} <= {p.code for p in problems}
+    rendered = LoadError(problems).render()
+    assert "intents/invoice.yaml:" in rendered and "intents/payment.yaml:" in rendered
+    assert "Traceback" not in rendered

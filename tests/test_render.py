@@ -1,0 +1,25 @@
+import pytest
+
+from bot.render import choose, fill, shop_values, variables
+
+
+def test_fill_uses_shop_values_and_literal_braces() -> None:
+    values = shop_values({"name": "小店", "couriers": ["中通", "圆通"], "days": 7.0})
+    assert "小店发中通、圆通，7天 {ok}" == fill("{shop.name}发{shop.couriers}，{shop.days}天 {{ok}}", values)
+
+
+@pytest.mark.parametrize(
+    "hostile", ["{shop.__class__}", "{0.__init__}", "{shop.name.__globals__}", "{shop[0]}"]
+)
+def test_hostile_fields_never_reach_python(hostile: str) -> None:
+    """Template fields are names looked up in a table, never attribute access: nothing leaks."""
+    names, bad = variables(hostile)
+    assert [] == names
+    assert 1 == len(bad)
+    assert "" == fill(hostile, shop_values({"name": "小店"}))
+
+
+def test_choice_is_reproducible_per_session_and_turn() -> None:
+    variants = ["a", "b", "c", "d"]
+    assert choose(variants, "s1", 3) == choose(variants, "s1", 3)
+    assert len({choose(variants, f"s{i}", 1) for i in range(40)}) > 1

@@ -1,0 +1,32 @@
+import jieba
+
+from bot.engine import builtin_lexicon
+from bot.segment import Segmenter
+
+
+def test_domain_words_stay_whole() -> None:
+    """Shipped shop words (七天无理由, 运费险, 电子发票) are single tokens."""
+    lexicon = builtin_lexicon()
+    segment = Segmenter(lexicon["words"], lexicon["stopwords"])
+    words = [t.text for t in segment("支持七天无理由吗有运费险吗能开电子发票吗")]
+    assert {"七天无理由", "运费险", "电子发票"} <= set(words)
+
+
+def test_tokens_carry_positions_and_skip_punctuation() -> None:
+    """Tokens point back into the text and punctuation is not a token."""
+    segment = Segmenter([], [])
+    text = "发货了吗?"
+    tokens = segment(text)
+    assert all(text[t.start : t.end] == t.text for t in tokens)
+    assert "?" not in [t.text for t in tokens]
+
+
+def test_own_tokenizer_leaves_global_jieba_alone() -> None:
+    """A shop's words go to its own tokenizer, not to jieba's global dictionary."""
+    Segmenter(["店小二专属词"], [])
+    assert "店小二专属词" not in jieba.dt.FREQ
+
+
+def test_stopwords_are_not_content() -> None:
+    segment = Segmenter([], ["亲", "吗"])
+    assert ["发货"] == [t.text for t in segment.content(segment("亲发货吗"))]

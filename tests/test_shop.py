@@ -1,0 +1,66 @@
+"""The shipped demo shop is complete: every fixed intent, enough phrasings, answers from config."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.schema import INTENT_IDS
+
+CORE = [
+    "shipping_time",
+    "logistics",
+    "sizing",
+    "returns",
+    "coupons",
+    "invoice",
+    "stock",
+    "promotion",
+    "quality",
+    "payment",
+]
+
+
+def load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("intent", INTENT_IDS)
+def test_every_fixed_intent_has_an_intent_and_a_response_file(repo: Path, intent: str) -> None:
+    assert load(repo / "intents" / f"{intent}.yaml")["id"] == intent
+    assert len(load(repo / "responses" / f"{intent}.yaml")["answers"]) >= 2
+
+
+@pytest.mark.parametrize("intent", CORE)
+def test_core_intents_have_forty_distinct_phrasings(repo: Path, intent: str) -> None:
+    examples = load(repo / "intents" / f"{intent}.yaml")["examples"]
+    assert len(set(examples)) >= 40
+    assert len(set(examples)) == len(examples)
+
+
+def test_answers_take_shop_facts_from_config(repo: Path) -> None:
+    """Shop facts appear in answers only as {shop.xxx}, so a shop changes them in one place."""
+    config = load(repo / "config.yaml")["shop"]
+    used = set()
+    for path in (repo / "responses").glob("*.yaml"):
+        for answer in load(path)["answers"]:
+            used |= set(re.findall(r"\{shop\.([a-z_]+)\}", answer))
+            assert config["name"] not in answer
+    for fact in [
+        "name",
+        "ship_within_hours",
+        "couriers",
+        "not_served",
+        "return_days",
+        "return_shipping",
+        "invoice_kinds",
+        "business_hours",
+    ]:
+        assert fact in used or fact in str(load(repo / "config.yaml")["replies"])
+
+
+def test_no_shop_fact_is_hard_coded_in_python(repo: Path) -> None:
+    config = load(repo / "config.yaml")["shop"]
+    source = "".join(p.read_text(encoding="utf-8") for p in (repo / "bot").glob("*.py"))
+    assert config["name"] not in source

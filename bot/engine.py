@@ -19,7 +19,18 @@ from bot.handoff import AngerDetector
 from bot.index import Index
 from bot.intents import load_intents
 from bot.match import Compiled, ExampleEntry, Matcher, Phrase
-from bot.model import Action, Decision, HandoffReason, Intent, IntentSet, Message, Origin, Reply, Template
+from bot.model import (
+    Action,
+    Decision,
+    HandoffReason,
+    Intent,
+    IntentSet,
+    Message,
+    Origin,
+    Reply,
+    Session,
+    Template,
+)
 from bot.normalize import Normalizer
 from bot.problems import LoadError, Problem, errors, problem
 from bot.render import choose, fill, shop_values, variables
@@ -176,12 +187,17 @@ class Bot:
             )
             self.sessions.put(dataclasses.replace(session, turns=turn))
             return reply
-        decision = decide(matches, anger is not None, session, self.shop.policy)
+        decision = self._chosen(session, message.text) or decide(
+            matches, anger is not None, session, self.shop.policy
+        )
         reply_text = self._render(decision, session_id, turn)
         evidence = tuple(e for m in matches if m.intent_id == decision.intent_id for e in m.evidence)
         missed = decision.action is Action.CLARIFY or decision.reason in (
             HandoffReason.LOW_CONFIDENCE,
             HandoffReason.REPEATED_MISSES,
+        )
+        options = (
+            [c.intent_id for c in decision.alternatives[:2]] if decision.action is Action.CLARIFY else []
         )
         self.sessions.put(
             dataclasses.replace(
@@ -189,6 +205,7 @@ class Bot:
                 turns=turn,
                 last_intent=decision.intent_id if decision.action is Action.ANSWER else session.last_intent,
                 misses=0 if not missed or decision.action is Action.HANDOFF else session.misses + 1,
+                slots=MappingProxyType({f"choice.{i}": intent for i, intent in enumerate(options, 1)}),
             )
         )
         return Reply(
@@ -204,6 +221,21 @@ class Bot:
             normalized=message.text,
             evidence=evidence,
         )
+
+    def _chosen(self, session: Session, text: str) -> Decision | None:
+        """The buyer's answer to the last clarifying question: "1", "第二个", or an intent's title."""
+        options = {key: value for key, value in session.slots.items() if key.startswith("choice.")}
+        if not options:
+            return None
+        picks = {"1": "choice.1", "第一个": "choice.1", "前者": "choice.1", "是": "choice.1", "是的": "choice.1",
+                 "对": "choice.1", "2": "choice.2", "第二个": "choice.2", "后者": "choice.2"}  # fmt: skip
+        key = picks.get(text.strip(" .,!?~。，！？"))
+        chosen = options.get(key) if key else None
+        if chosen is None:
+            chosen = next((i for i in options.values() if self.title(i) in text), None)
+        if chosen is None:
+            return None
+        return Decision(action=Action.ANSWER, intent_id=chosen, confidence=1.0)
 
     def _render(self, decision: Decision, session_id: str, turn: int) -> str:
         shop = self.shop

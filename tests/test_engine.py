@@ -102,3 +102,21 @@ def test_same_turn_same_reply(repo) -> None:
     """Two bots, same session and turn: identical replies (reproducible)."""
     a, b = Bot.from_config(repo / "config.yaml"), Bot.from_config(repo / "config.yaml")
     assert a.reply("s", "什么时候发货") == b.reply("s", "什么时候发货")
+
+
+def test_clarifying_question_is_answered_by_number(repo) -> None:
+    """'回复 1 或 2' works: the buyer's '2' answers with the second intent named."""
+    bot = Bot.from_config(repo / "config.yaml")
+    question = bot.reply("choose", "有优惠吗")
+    assert Action.CLARIFY == question.action
+    second = question.candidates[1].intent_id
+    answer = bot.reply("choose", "2")
+    assert (Action.ANSWER, second) == (answer.action, answer.intent)
+
+
+def test_clarifying_question_is_answered_by_name(repo) -> None:
+    bot = Bot.from_config(repo / "config.yaml")
+    question = bot.reply("choose-name", "有优惠吗")
+    first = question.candidates[0].intent_id
+    answer = bot.reply("choose-name", bot.title(first))
+    assert (Action.ANSWER, first) == (answer.action, answer.intent)

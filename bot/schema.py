@@ -14,24 +14,12 @@ from bot.model import Origin
 from bot.problems import Problem, problem
 from bot.yamlfile import YList, YMap, origin_of
 
-INTENT_IDS = (
-    "shipping_time",
-    "logistics",
-    "sizing",
-    "returns",
-    "coupons",
-    "invoice",
-    "stock",
-    "promotion",
-    "quality",
-    "payment",
-    "greeting",
-    "thanks",
-    "goodbye",
-    "human",
-    "bargain",
-    "address_change",
-)
+# The ten high-frequency questions (seed 004), then the conversation glue. Ids are fixed: tools depend on them.
+CORE_INTENTS = (
+    "shipping_time", "logistics", "sizing", "returns", "coupons",
+    "invoice", "stock", "promotion", "quality", "payment",
+)  # fmt: skip
+INTENT_IDS = (*CORE_INTENTS, "greeting", "thanks", "goodbye", "human", "bargain", "address_change")
 
 
 class _Shape(BaseModel):

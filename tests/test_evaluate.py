@@ -8,19 +8,7 @@ import pytest
 from bot import Bot
 from bot.evaluate import Labelled, evaluate, read_labelled, verdict
 from bot.model import Action, HandoffReason, Reply
-
-CORE = [
-    "shipping_time",
-    "logistics",
-    "sizing",
-    "returns",
-    "coupons",
-    "invoice",
-    "stock",
-    "promotion",
-    "quality",
-    "payment",
-]
+from bot.schema import CORE_INTENTS
 
 
 def reply(action: Action, intent: str | None, reason: HandoffReason | None = None) -> Reply:
@@ -54,9 +42,9 @@ def dev_rows(repo: Path) -> list[dict]:
 
 def test_dev_set_is_large_and_balanced(dev_rows: list[dict]) -> None:
     """At least 400 messages, 30 per core intent and 60 out of scope."""
-    counts = {intent: sum(r["intent"] == intent for r in dev_rows) for intent in [*CORE, "other"]}
+    counts = {intent: sum(r["intent"] == intent for r in dev_rows) for intent in [*CORE_INTENTS, "other"]}
     assert len(dev_rows) >= 400
-    assert all(counts[i] >= 30 for i in CORE), counts
+    assert all(counts[i] >= 30 for i in CORE_INTENTS), counts
     assert counts["other"] >= 60
 
 

@@ -6,20 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.schema import INTENT_IDS
-
-CORE = [
-    "shipping_time",
-    "logistics",
-    "sizing",
-    "returns",
-    "coupons",
-    "invoice",
-    "stock",
-    "promotion",
-    "quality",
-    "payment",
-]
+from bot.schema import CORE_INTENTS, INTENT_IDS
 
 
 def load(path: Path) -> dict:
@@ -32,7 +19,7 @@ def test_every_fixed_intent_has_an_intent_and_a_response_file(repo: Path, intent
     assert len(load(repo / "responses" / f"{intent}.yaml")["answers"]) >= 2
 
 
-@pytest.mark.parametrize("intent", CORE)
+@pytest.mark.parametrize("intent", CORE_INTENTS)
 def test_core_intents_have_forty_distinct_phrasings(repo: Path, intent: str) -> None:
     examples = load(repo / "intents" / f"{intent}.yaml")["examples"]
     assert len(set(examples)) >= 40

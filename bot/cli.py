@@ -126,6 +126,31 @@ def chat(show_why: bool, config: str) -> None:
 
 
 @main.command()
+@click.option("--host", default=None, help="Address to listen on (default: server.host in config.yaml).")
+@click.option("--port", type=int, default=None, help="Port (default: server.port in config.yaml).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes.")
+@config_option
+@friendly
+def serve(host: str | None, port: int | None, workers: int, config: str) -> None:
+    """Serve the HTTP API (POST /v1/chat, handoff queue, /metrics; OpenAPI page at /docs)."""
+    import uvicorn
+
+    server = _load(config).shop.settings.server  # fail here, readably, before any worker starts
+    os.environ["BOT_CONFIG"] = str(Path(config).resolve())
+    click.echo(
+        f"店小二 API: http://{host or server.host}:{port or server.port}/docs  (database {server.database})"
+    )
+    uvicorn.run(
+        "bot.http:app_from_environment",
+        factory=True,
+        host=host or server.host,
+        port=port or server.port,
+        workers=workers,
+        log_level="warning",
+    )
+
+
+@main.command()
 @click.argument("directory", default="docs/schema", type=click.Path(file_okay=False, path_type=Path))
 def schema(directory: Path) -> None:
     """Write the JSON Schemas of the intent, response and config files (for editor completion)."""

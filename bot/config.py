@@ -14,6 +14,19 @@ from bot.schema import ConfigFile, validate
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ServerSettings:
+    """How `bot serve` listens and keeps conversations."""
+
+    host: str
+    port: int
+    database: Path
+    session_idle_seconds: float
+    max_message_chars: int
+    cors_origins: tuple[str, ...]
+    admin_token_env: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """Everything config.yaml says, resolved against the folder it lives in."""
 
@@ -29,6 +42,7 @@ class Settings:
     anger_words: tuple[str, ...]
     calm_phrases: tuple[str, ...]
     replies: Mapping[str, str]
+    server: ServerSettings
 
 
 def load_settings(path: Path) -> Settings:
@@ -69,4 +83,13 @@ def read_settings(path: Path) -> tuple[Settings | None, list[Problem]]:
         anger_words=tuple(parsed.handoff.anger_words),
         calm_phrases=tuple(parsed.handoff.calm_phrases),
         replies=MappingProxyType(parsed.replies.model_dump()),
+        server=ServerSettings(
+            host=parsed.server.host,
+            port=parsed.server.port,
+            database=root / parsed.server.database,
+            session_idle_seconds=parsed.server.session_idle_minutes * 60,
+            max_message_chars=parsed.server.max_message_chars,
+            cors_origins=tuple(parsed.server.cors_origins),
+            admin_token_env=parsed.server.admin_token_env,
+        ),
     ), problems

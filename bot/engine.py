@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
+import time
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -33,7 +34,7 @@ from bot.model import (
 )
 from bot.normalize import Normalizer
 from bot.problems import LoadError, Problem, errors, problem
-from bot.render import choose, fill, shop_values, variables
+from bot.render import CONTEXT_VARIABLES, choose, fill, shop_values, usable, variables
 from bot.responses import load_templates
 from bot.segment import Segmenter
 from bot.session import MemoryStore, SessionStore
@@ -73,7 +74,7 @@ def load_shop(config_path: Path) -> tuple[Shop | None, list[Problem]]:
     values = shop_values(settings.shop)
     intents, found = load_intents(settings.intents_dir, root)
     problems += found
-    templates, found = load_templates(settings.responses_dir, root, set(values))
+    templates, found = load_templates(settings.responses_dir, root, set(values), CONTEXT_VARIABLES)
     problems += found
     problems += _check_replies(settings, config_path.name, set(values))
     problems += _cross_check(intents, templates, settings)
@@ -170,27 +171,40 @@ class Bot:
         anger = shop.anger(raw, normalized)
         return message, matches, anger
 
-    def reply(self, session_id: str, text: str) -> Reply:
-        """Answer one buyer message in the session `session_id`."""
-        session = self.sessions.get(session_id)
+    def reply(self, session_id: str, text: str, context: Mapping[str, str] | None = None) -> Reply:
+        """Answer one buyer message in the session `session_id` (kept in `self.sessions`)."""
+        reply, session = self.respond(self.sessions.get(session_id), text, context)
+        self.sessions.put(session)
+        return reply
+
+    def respond(
+        self, session: Session, text: str, context: Mapping[str, str] | None = None, now: float | None = None
+    ) -> tuple[Reply, Session]:
+        """One turn: the reply to `text` and the session as it stands after it. Pure: stores nothing.
+
+        `context` holds what the caller knows, as flat names (`order.courier`, `order.tracking_no`);
+        answer variants that use such a name are chosen only when the caller gave it."""
         turn = session.turns + 1
+        at = time.time() if now is None else now
         message, matches, anger = self.understand(text)
+        values = {
+            **self.shop.values,
+            **{k: str(v) for k, v in (context or {}).items() if v not in (None, "")},
+        }
         if not message.text:
             reply = Reply(
-                text=fill(self.shop.settings.replies["empty"], self.shop.values),
+                text=fill(self.shop.settings.replies["empty"], values),
                 action=Action.CLARIFY,
                 intent=None,
                 confidence=0.0,
                 reason=None,
-                session_id=session_id,
+                session_id=session.key,
                 turn=turn,
             )
-            self.sessions.put(dataclasses.replace(session, turns=turn))
-            return reply
+            return reply, dataclasses.replace(session, turns=turn, updated_at=at)
         decision = self._chosen(session, message.text) or decide(
             matches, anger is not None, session, self.shop.policy
         )
-        reply_text = self._render(decision, session_id, turn)
         evidence = tuple(e for m in matches if m.intent_id == decision.intent_id for e in m.evidence)
         missed = decision.action is Action.CLARIFY or decision.reason in (
             HandoffReason.LOW_CONFIDENCE,
@@ -199,28 +213,30 @@ class Bot:
         options = (
             [c.intent_id for c in decision.alternatives[:2]] if decision.action is Action.CLARIFY else []
         )
-        self.sessions.put(
-            dataclasses.replace(
-                session,
-                turns=turn,
-                last_intent=decision.intent_id if decision.action is Action.ANSWER else session.last_intent,
-                misses=0 if not missed or decision.action is Action.HANDOFF else session.misses + 1,
-                slots=MappingProxyType({f"choice.{i}": intent for i, intent in enumerate(options, 1)}),
-            )
+        after = dataclasses.replace(
+            session,
+            turns=turn,
+            last_intent=decision.intent_id if decision.action is Action.ANSWER else session.last_intent,
+            misses=0 if not missed or decision.action is Action.HANDOFF else session.misses + 1,
+            slots=MappingProxyType({f"choice.{i}": intent for i, intent in enumerate(options, 1)}),
+            handed_off=session.handed_off or decision.action is Action.HANDOFF,
+            updated_at=at,
         )
-        return Reply(
-            text=reply_text,
+        reply = Reply(
+            text=self._render(decision, session.key, turn, values),
             action=decision.action,
             intent=decision.intent_id,
             confidence=decision.confidence,
             reason=decision.reason,
-            session_id=session_id,
+            session_id=session.key,
             turn=turn,
             candidates=decision.alternatives,
             tokens=message.words,
             normalized=message.text,
             evidence=evidence,
+            anger=anger.intensity if anger else 0,
         )
+        return reply, after
 
     def _chosen(self, session: Session, text: str) -> Decision | None:
         """The buyer's answer to the last clarifying question: "1", "第二个", or an intent's title."""
@@ -237,20 +253,20 @@ class Bot:
             return None
         return Decision(action=Action.ANSWER, intent_id=chosen, confidence=1.0)
 
-    def _render(self, decision: Decision, session_id: str, turn: int) -> str:
+    def _render(self, decision: Decision, session_id: str, turn: int, values: Mapping[str, str]) -> str:
         shop = self.shop
         replies = shop.settings.replies
         if decision.action is Action.ANSWER and decision.intent_id is not None:
             template: Template = shop.intents.templates[decision.intent_id]
-            return fill(choose(template.variants, session_id, turn), shop.values)
+            return fill(choose(usable(template.variants, values), session_id, turn), values)
         if decision.action is Action.CLARIFY:
             titles = [self.title(c.intent_id) for c in decision.alternatives[:2]]
             key = "clarify" if len(titles) > 1 else "confirm"
-            return fill(replies[key], {**shop.values, "first": titles[0], "second": titles[-1]})
+            return fill(replies[key], {**values, "first": titles[0], "second": titles[-1]})
         if decision.reason is HandoffReason.ANGRY:
-            return fill(replies["angry"], shop.values)
+            return fill(replies["angry"], values)
         if decision.reason is HandoffReason.LOW_CONFIDENCE:
-            return fill(replies["low_confidence"], shop.values)
+            return fill(replies["low_confidence"], values)
         if (
             decision.intent_id is not None
             and decision.intent_id in shop.intents.templates
@@ -261,8 +277,8 @@ class Bot:
             )
         ):
             template = shop.intents.templates[decision.intent_id]
-            return fill(choose(template.variants, session_id, turn), shop.values)
-        return fill(replies["handoff"], shop.values)
+            return fill(choose(usable(template.variants, values), session_id, turn), values)
+        return fill(replies["handoff"], values)
 
     def title(self, intent_id: str) -> str:
         return self.shop.intents.intent(intent_id).title

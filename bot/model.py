@@ -14,6 +14,7 @@ class Action(enum.StrEnum):
     ANSWER = "answer"
     CLARIFY = "clarify"
     HANDOFF = "handoff"
+    HUMAN = "human"  # a person holds the conversation: the bot only says so
 
 
 class HandoffReason(enum.StrEnum):
@@ -188,6 +189,7 @@ class Reply:
     tokens: tuple[str, ...] = ()
     normalized: str = ""
     evidence: tuple[Evidence, ...] = ()
+    anger: int = 0  # intensity of anger signals, 0 when calm
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -199,3 +201,46 @@ class Session:
     last_intent: str | None = None
     misses: int = 0
     slots: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    handed_off: bool = False
+    updated_at: float = 0.0
+
+
+class TicketStatus(enum.StrEnum):
+    OPEN = "open"
+    CLAIMED = "claimed"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TurnRecord:
+    """One buyer message and the bot's reply, as kept in the transcript."""
+
+    session_id: str
+    turn: int
+    at: float
+    message: str
+    reply: str
+    action: Action
+    intent: str | None = None
+    confidence: float = 0.0
+    reason: HandoffReason | None = None
+    buyer_id: str | None = None
+    shop_id: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ticket:
+    """A buyer waiting for a person: why, how urgent, and where it stands."""
+
+    session_id: str
+    reason: HandoffReason
+    priority: str  # "high" | "normal"
+    created_at: float
+    status: TicketStatus = TicketStatus.OPEN
+    id: int | None = None
+    buyer_id: str | None = None
+    claimed_by: str | None = None
+    claimed_at: float | None = None
+    closed_at: float | None = None
+    note: str | None = None

@@ -168,6 +168,13 @@ CATALOGUE: dict[str, tuple[Severity, str, str, str, str]] = {
         "The variable {{{name}}} is not defined in config.yaml; buyers would see it verbatim.{hint_en}",
         "use one of: {allowed}; or define it under shop: in config.yaml.",
     ),
+    "no-plain-answer": (
+        Severity.ERROR,
+        "每条回复都用到了订单信息（{{order.xxx}}），调用方没传订单时机器人无话可答。",
+        "至少留一条不含 {{order.xxx}} 的回复。",
+        "Every answer uses order context ({{order.xxx}}); without an order the bot has nothing to say.",
+        "keep at least one answer without {{order.xxx}}.",
+    ),
     "unsafe-template": (
         Severity.ERROR,
         "回复里的 {{{name}}} 不是合法的变量写法。",

@@ -10,6 +10,11 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 
+# What a caller may pass as context (HTTP `context.order`), usable in answer variants as {order.xxx}.
+CONTEXT_VARIABLES = frozenset(
+    f"order.{name}" for name in ("id", "status", "paid_at", "shipped_at", "courier", "tracking_no")
+)
+
 _FIELD = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 _NAME = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")
 
@@ -38,6 +43,20 @@ def fill(template: str, values: Mapping[str, str]) -> str:
         return values.get(m.group(1) or "", "")
 
     return _FIELD.sub(one, template)
+
+
+def usable(variants: Sequence[str], values: Mapping[str, str]) -> list[str]:
+    """The variants whose every variable has a value: an answer that needs the order's courier is
+    used only when the caller said which courier. Loading guarantees one variant needs no context."""
+    ready = [v for v in variants if all(name in values for name in variables(v)[0])]
+    if not ready:
+        return list(variants)
+    specific = max(_context_used(v) for v in ready)
+    return [v for v in ready if _context_used(v) == specific]
+
+
+def _context_used(variant: str) -> int:
+    return sum(name in CONTEXT_VARIABLES for name in variables(variant)[0])
 
 
 def choose(variants: Sequence[str], session_id: str, turn: int) -> str:

@@ -14,22 +14,25 @@ from bot.schema import ResponseFile, validate
 
 
 def load_templates(
-    directory: Path, shown_root: Path, defined: Collection[str]
+    directory: Path, shown_root: Path, defined: Collection[str], context: Collection[str] = frozenset()
 ) -> tuple[list[Template], list[Problem]]:
-    """Every response file in `directory`; `defined` are the variable names templates may use."""
+    """Every response file in `directory`; `defined` are the shop's variables, always present;
+    `context` are variables the caller may pass (an answer using them needs a plain sibling)."""
     shown_dir = yamlfile.shown(directory, shown_root)
     if not directory.is_dir():
         return [], [problem("file-missing", Origin(file=shown_dir), path=shown_dir)]
     templates, problems = [], []
     for path in sorted(directory.glob("*.yaml")):
-        template, found = load_template(path, yamlfile.shown(path, shown_root), defined)
+        template, found = load_template(path, yamlfile.shown(path, shown_root), defined, context)
         problems += found
         if template is not None:
             templates.append(template)
     return templates, problems
 
 
-def load_template(path: Path, shown: str, defined: Collection[str]) -> tuple[Template | None, list[Problem]]:
+def load_template(
+    path: Path, shown: str, defined: Collection[str], context: Collection[str] = frozenset()
+) -> tuple[Template | None, list[Problem]]:
     document, problems = yamlfile.read(path, shown)
     if errors(problems):
         return None, problems
@@ -39,6 +42,8 @@ def load_template(path: Path, shown: str, defined: Collection[str]) -> tuple[Tem
         return None, problems
     answers_at = document.get("answers")
     used: set[str] = set()
+    known = set(defined) | set(context)
+    plain = False
     for i, answer in enumerate(parsed.answers):
         where = (
             yamlfile.origin_of(answers_at, i)
@@ -48,20 +53,23 @@ def load_template(path: Path, shown: str, defined: Collection[str]) -> tuple[Tem
         names, bad = variables(answer)
         for name in bad:
             problems.append(problem("unsafe-template", where, name=name))
+        plain = plain or not any(name in context for name in names)
         for name in names:
-            if name not in defined:
-                close = difflib.get_close_matches(name, list(defined), n=1)
+            if name not in known:
+                close = difflib.get_close_matches(name, list(known), n=1)
                 problems.append(
                     problem(
                         "unknown-variable",
                         where,
                         name=name,
-                        allowed=", ".join(sorted(defined)),
+                        allowed=", ".join(sorted(known)),
                         hint=f"是不是想写 {{{close[0]}}}？" if close else "",
                         hint_en=f" Did you mean {{{close[0]}}}?" if close else "",
                     )
                 )
         used.update(names)
+    if not plain:
+        problems.append(problem("no-plain-answer", yamlfile.origin_of(document, "answers")))
     template = Template(
         intent_id=parsed.intent,
         variants=tuple(parsed.answers),

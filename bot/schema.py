@@ -95,7 +95,22 @@ class Replies(_Shape):
     handoff: str = "亲，这个问题小二马上请人工客服来为您处理，请稍等哦~"
     low_confidence: str = "亲，这个问题小二没太看明白，已经为您转接人工客服，请稍等~"
     angry: str = "非常抱歉给您带来不好的体验，您的心情我们完全理解，这件事我们一定负责到底。已为您优先转接人工客服，马上为您处理！"
+    holding: str = "亲，人工客服正在为您处理，请稍候~ 您可以继续留言，客服会一并查看。"
     empty: str = "亲，您好像没有输入内容哦~ 有什么可以帮您的吗？"
+
+
+class Server(_Shape):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    database: str = Field(default="data/dianxiaoer.db", description="SQLite file, relative to config.yaml")
+    session_idle_minutes: float = Field(
+        default=30, gt=0, description="a session starts afresh after this idle time"
+    )
+    max_message_chars: int = Field(default=500, ge=1, le=100_000)
+    cors_origins: list[str] = Field(default_factory=list, description="web origins allowed to call the API")
+    admin_token_env: str = Field(
+        default="BOT_ADMIN_TOKEN", description="environment variable holding the admin bearer token"
+    )
 
 
 class ConfigFile(_Shape):
@@ -109,6 +124,7 @@ class ConfigFile(_Shape):
     language: Language = Language()
     handoff: HandoffRules = HandoffRules()
     replies: Replies = Replies()
+    server: Server = Server()
 
 
 M = TypeVar("M", bound=BaseModel)

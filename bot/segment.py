@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -26,18 +27,36 @@ def cache_dir() -> Path:
     return Path(base) / "dianxiaoer"
 
 
+_BASE: tuple[dict[str, int], int] | None = None
+_BASE_LOCK = threading.Lock()
+
+
+def _base_dictionary() -> tuple[dict[str, int], int]:
+    """jieba's own dictionary (word → frequency, total), read once per process. It is never
+    changed: each `Segmenter` works on its own copy, so shops do not share words."""
+    global _BASE
+    with _BASE_LOCK:
+        if _BASE is None:
+            loader = jieba.Tokenizer()
+            directory = cache_dir()
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+                loader.tmp_dir = str(directory)
+            except OSError:  # read-only home: jieba falls back to the system temp dir
+                pass
+            loader.initialize()
+            _BASE = (loader.FREQ, loader.total)
+        return _BASE
+
+
 class Segmenter:
     """Splits normalised text into tokens; knows which tokens carry no meaning (stopwords)."""
 
     def __init__(self, words: Iterable[str], stopwords: Iterable[str]) -> None:
+        freq, total = _base_dictionary()
         tokenizer = jieba.Tokenizer()
-        directory = cache_dir()
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-            tokenizer.tmp_dir = str(directory)
-        except OSError:  # read-only home: jieba falls back to the system temp dir
-            pass
-        tokenizer.initialize()
+        tokenizer.FREQ, tokenizer.total = dict(freq), total
+        tokenizer.initialized = True
         for word in words:
             word = word.strip()
             if word:

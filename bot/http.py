@@ -1,0 +1,434 @@
+"""`create_app(config_path)` → the FastAPI app: chat, handoff queue, transcripts, health, metrics, reload.
+
+Handlers are plain `def`s: FastAPI runs them in its thread pool, so matching and SQLite commits never
+block the event loop. Every error has one JSON shape: {"error": {"code", "message_zh", "message_en"}}.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bot.conversation import Conversations
+from bot.engine import Bot, load_shop
+from bot.model import Ticket, TicketStatus, TurnRecord
+from bot.problems import errors
+from bot.storage import Store
+from bot.storage.sqlite import SQLiteStore
+
+log = logging.getLogger("bot.turns")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, zh: str, en: str, details: Any = None) -> None:
+        self.status, self.code, self.zh, self.en, self.details = status, code, zh, en, details
+
+
+def _error(status: int, code: str, zh: str, en: str, details: Any = None) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message_zh": zh, "message_en": en}
+    if details is not None:
+        body["details"] = details
+    return JSONResponse(status_code=status, content={"error": body})
+
+
+# ---- request and response bodies -------------------------------------------------------------
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Order(_Body):
+    id: str | None = Field(default=None, max_length=64)
+    status: str | None = Field(
+        default=None, max_length=32, description="e.g. paid, shipped, signed, refunding"
+    )
+    paid_at: str | None = Field(default=None, max_length=64)
+    shipped_at: str | None = Field(default=None, max_length=64)
+    courier: str | None = Field(default=None, max_length=32)
+    tracking_no: str | None = Field(default=None, max_length=64)
+
+
+class Context(_Body):
+    order: Order | None = None
+
+
+class ChatRequest(_Body):
+    session_id: str = Field(min_length=1, max_length=128, examples=["taobao-buyer-42"])
+    message: str = Field(examples=["亲，啥时候发货呀？"])
+    buyer_id: str | None = Field(default=None, max_length=128)
+    shop_id: str | None = Field(default=None, max_length=128)
+    context: Context | None = Field(
+        default=None,
+        examples=[
+            {
+                "order": {
+                    "status": "shipped",
+                    "shipped_at": "11月20日",
+                    "courier": "中通",
+                    "tracking_no": "ZT1",
+                }
+            }
+        ],
+    )
+
+
+class CandidateOut(BaseModel):
+    intent: str
+    score: float
+
+
+class HandoffOut(BaseModel):
+    ticket_id: int
+    reason: str
+    priority: str
+
+
+class ChatResponse(BaseModel):
+    session_id: str
+    turn_id: int
+    reply: str
+    action: str = Field(description="answer | clarify | handoff | human (a person holds the session)")
+    intent: str | None
+    confidence: float
+    candidates: list[CandidateOut]
+    handoff: HandoffOut | None = None
+
+
+class TurnOut(BaseModel):
+    turn: int
+    at: float
+    message: str
+    reply: str
+    action: str
+    intent: str | None
+    confidence: float
+    reason: str | None
+
+
+class TicketOut(BaseModel):
+    id: int
+    session_id: str
+    buyer_id: str | None
+    reason: str
+    priority: str
+    status: str
+    created_at: float
+    claimed_by: str | None
+    closed_at: float | None
+    note: str | None
+    transcript: list[TurnOut]
+
+
+class ClaimRequest(_Body):
+    agent: str = Field(min_length=1, max_length=64, examples=["客服小美"])
+
+
+class CloseRequest(_Body):
+    note: str | None = Field(default=None, max_length=2000)
+
+
+# ---- the app ------------------------------------------------------------------------------------
+
+
+class _Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "bot_http_requests", "HTTP requests", ["route", "method", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "bot_http_request_seconds",
+            "HTTP request latency",
+            ["route"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+        )
+        self.replies = Counter(
+            "bot_replies", "Replies by action and intent", ["action", "intent"], registry=self.registry
+        )
+        self.handoffs = Counter("bot_handoffs", "Handoffs by reason", ["reason"], registry=self.registry)
+
+
+def create_app(
+    config_path: str | Path, store: Store | None = None, clock: Callable[[], float] = time.time
+) -> FastAPI:
+    """The HTTP face of the shop at `config_path`; raises `LoadError` if the shop is broken."""
+    path = Path(config_path)
+    state: dict[str, Bot] = {"bot": Bot.from_config(path)}
+    settings = state["bot"].shop.settings
+    server = settings.server
+    store = store if store is not None else SQLiteStore(server.database)
+    conversations = Conversations(lambda: state["bot"], store, server.session_idle_seconds, clock)
+    metrics = _Metrics()
+    cap = server.max_message_chars
+    token_env = server.admin_token_env
+
+    app = FastAPI(
+        title="店小二 dianxiaoer",
+        summary="Auto-responder for a Chinese online shop: chat, handoff queue, transcripts.",
+        version="0.1.0",
+    )
+    if server.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(server.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["*"],
+        )
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        metrics.requests.labels(route, request.method, str(response.status_code)).inc()
+        metrics.latency.labels(route).observe(time.perf_counter() - started)
+        return response
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.zh, exc.en, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")} for e in exc.errors()
+        ]
+        if any(p["type"] == "json_invalid" for p in problems):
+            return _error(
+                400,
+                "invalid-json",
+                "请求体不是合法的 JSON。",
+                "The request body is not valid JSON.",
+                problems,
+            )
+        return _error(
+            422,
+            "invalid-request",
+            "请求的字段不对，见 details。",
+            "Invalid request fields; see details.",
+            problems,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, "http-error", str(exc.detail), str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:  # pragma: no cover - last resort
+        logging.getLogger("bot").exception("unexpected error")
+        return _error(500, "internal", "服务内部错误，已记录。", "Internal error; it was logged.")
+
+    def admin(authorization: Annotated[str | None, Header()] = None) -> None:
+        expected = os.environ.get(token_env)
+        if not expected:
+            raise ApiError(
+                404,
+                "admin-disabled",
+                f"管理接口未开启：请设置环境变量 {token_env}。",
+                f"Admin routes are disabled: set the environment variable {token_env}.",
+            )
+        given = (authorization or "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise ApiError(401, "unauthorized", "令牌不对。", "Missing or wrong bearer token.")
+
+    @app.post("/v1/chat", response_model=ChatResponse, tags=["chat"])
+    def chat(body: ChatRequest) -> ChatResponse:
+        """Answer one buyer message; the turn is stored before this returns."""
+        if not body.message.strip():
+            raise ApiError(422, "empty-message", "消息是空的。", "The message is empty.")
+        if len(body.message) > cap:
+            raise ApiError(
+                413,
+                "message-too-long",
+                f"消息太长了（上限 {cap} 个字）。",
+                f"The message is longer than {cap} characters.",
+            )
+        if "\x00" in body.message:
+            raise ApiError(
+                422, "bad-characters", "消息里有不可见的控制字符。", "The message contains NUL characters."
+            )
+        started = time.perf_counter()
+        order = body.context.order if body.context and body.context.order else None
+        context = {f"order.{k}": v for k, v in (order.model_dump() if order else {}).items() if v}
+        result = conversations.turn(body.session_id, body.message, body.buyer_id, body.shop_id, context)
+        reply = result.reply
+        metrics.replies.labels(reply.action.value, reply.intent or "-").inc()
+        if result.ticket is not None:
+            metrics.handoffs.labels(result.ticket.reason.value).inc()
+        log.info(
+            json.dumps(
+                {
+                    "session": body.session_id,
+                    "turn": reply.turn,
+                    "intent": reply.intent,
+                    "action": reply.action.value,
+                    "confidence": reply.confidence,
+                    "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "ticket": result.ticket.id if result.ticket else None,
+                },
+                ensure_ascii=False,
+            )
+        )
+        return ChatResponse(
+            session_id=body.session_id,
+            turn_id=result.turn_id,
+            reply=reply.text,
+            action=reply.action.value,
+            intent=reply.intent,
+            confidence=reply.confidence,
+            candidates=[CandidateOut(intent=c.intent_id, score=c.score) for c in reply.candidates],
+            handoff=HandoffOut(
+                ticket_id=result.ticket.id or 0,
+                reason=result.ticket.reason.value,
+                priority=result.ticket.priority,
+            )
+            if result.ticket
+            else None,
+        )
+
+    @app.get("/v1/sessions/{session_id}", tags=["chat"])
+    def session(session_id: str) -> dict[str, Any]:
+        """The transcript of a session, oldest turn first."""
+        turns = store.transcript(session_id)
+        if not turns:
+            raise ApiError(404, "unknown-session", "没有这个会话。", f"No session {session_id}.")
+        held = store.open_ticket(session_id)
+        return {
+            "session_id": session_id,
+            "held_by_person": held is not None,
+            "turns": [_turn(t).model_dump() for t in turns],
+        }
+
+    @app.get("/v1/handoffs", response_model=list[TicketOut], tags=["handoffs"])
+    def handoffs(status: Annotated[TicketStatus | None, Query()] = None) -> list[TicketOut]:
+        """The handoff queue: high priority first, then oldest first, each with its transcript."""
+        return [_ticket(t, store.transcript(t.session_id)) for t in store.tickets(status)]
+
+    @app.post("/v1/handoffs/{ticket_id}/claim", response_model=TicketOut, tags=["handoffs"])
+    def claim(ticket_id: int, body: ClaimRequest) -> TicketOut:
+        try:
+            ticket = store.claim(ticket_id, body.agent, clock())
+        except KeyError:
+            raise ApiError(404, "unknown-ticket", "没有这个工单。", f"No ticket {ticket_id}.") from None
+        except ValueError:
+            raise ApiError(409, "ticket-closed", "工单已关闭。", f"Ticket {ticket_id} is closed.") from None
+        return _ticket(ticket, store.transcript(ticket.session_id))
+
+    @app.post("/v1/handoffs/{ticket_id}/close", response_model=TicketOut, tags=["handoffs"])
+    def close(ticket_id: int, body: CloseRequest | None = None) -> TicketOut:
+        """Close a ticket: the bot answers the buyer again from the next message on."""
+        try:
+            ticket = store.close(ticket_id, clock(), body.note if body else None)
+        except KeyError:
+            raise ApiError(404, "unknown-ticket", "没有这个工单。", f"No ticket {ticket_id}.") from None
+        return _ticket(ticket, store.transcript(ticket.session_id))
+
+    @app.get("/v1/intents", tags=["shop"])
+    def intents() -> list[dict[str, Any]]:
+        bot = state["bot"]
+        return [
+            {"id": i.id, "title": i.title, "examples": len(i.examples), "handoff": i.handoff}
+            for i in bot.shop.intents.intents
+        ]
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"])
+    def readyz() -> JSONResponse:
+        bot = state["bot"]
+        try:
+            store.ping()
+        except Exception as exc:
+            return _error(503, "storage-unavailable", "存储不可写。", f"Storage is not writable: {exc}")
+        return JSONResponse(
+            {
+                "status": "ready",
+                "intents": len(bot.shop.intents.intents),
+                "fingerprint": bot.shop.intents.fingerprint,
+            }
+        )
+
+    @app.get("/metrics", tags=["operations"])
+    def prometheus() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.post("/v1/admin/reload", tags=["operations"], dependencies=[Depends(admin)])
+    def reload() -> JSONResponse:
+        """Load intents, responses and config again; swap them in only if there is no error."""
+        shop, problems = load_shop(path)
+        if shop is None or errors(problems):
+            details = [
+                {
+                    "code": p.code,
+                    "where": str(p.origin),
+                    "message_zh": p.message_zh,
+                    "fix_zh": p.fix_zh,
+                    "message_en": p.message_en,
+                    "fix_en": p.fix_en,
+                }
+                for p in problems
+            ]
+            return _error(
+                422,
+                "shop-invalid",
+                "店铺配置有错误，仍在使用旧的配置。",
+                "The shop files have errors; the previous set keeps serving.",
+                details,
+            )
+        state["bot"] = Bot(shop)
+        return JSONResponse({"status": "reloaded", "fingerprint": shop.intents.fingerprint})
+
+    return app
+
+
+def _turn(t: TurnRecord) -> TurnOut:
+    return TurnOut(
+        turn=t.turn,
+        at=t.at,
+        message=t.message,
+        reply=t.reply,
+        action=t.action.value,
+        intent=t.intent,
+        confidence=t.confidence,
+        reason=t.reason.value if t.reason else None,
+    )
+
+
+def _ticket(t: Ticket, transcript: list[TurnRecord]) -> TicketOut:
+    return TicketOut(
+        id=t.id or 0,
+        session_id=t.session_id,
+        buyer_id=t.buyer_id,
+        reason=t.reason.value,
+        priority=t.priority,
+        status=t.status.value,
+        created_at=t.created_at,
+        claimed_by=t.claimed_by,
+        closed_at=t.closed_at,
+        note=t.note,
+        transcript=[_turn(x) for x in transcript],
+    )
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for `uvicorn --factory` and `bot serve --workers N`: config path from $BOT_CONFIG."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    return create_app(os.environ.get("BOT_CONFIG", "config.yaml"))

@@ -1,0 +1,111 @@
+"""A real `bot serve` process on 127.0.0.1: acknowledged turns survive SIGKILL and a restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def request(port: int, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=data,
+        method=method,
+        headers={"content-type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def start(shop: Path, port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--config", str(shop / "config.yaml"), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if request(port, "GET", "/healthz")[0] == 200:
+                return process
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    pytest.fail("bot serve did not start within 30 s")
+
+
+def test_acknowledged_turns_survive_sigkill(shop: Path) -> None:
+    """Traffic from 4 buyers; SIGKILL in the middle; after a restart every answered turn is there."""
+    port = free_port()
+    server = start(shop, port)
+    acknowledged: list[tuple[str, int, str]] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def buyer(name: str) -> None:
+        for i in range(10_000):
+            if stop.is_set():
+                return
+            message = f"第{i}次问：什么时候发货"
+            try:
+                status, body = request(port, "POST", "/v1/chat", {"session_id": name, "message": message})
+            except OSError:
+                return  # the server is gone: this turn was never acknowledged
+            if status == 200:
+                with lock:
+                    acknowledged.append((name, body["turn_id"], message))
+
+    threads = [threading.Thread(target=buyer, args=(f"buyer-{n}",)) for n in range(4)]
+    for t in threads:
+        t.start()
+    while len(acknowledged) < 40:
+        time.sleep(0.01)
+    server.send_signal(signal.SIGKILL)
+    server.wait()
+    stop.set()
+    for t in threads:
+        t.join()
+
+    server = start(shop, port)
+    try:
+        for name in {a[0] for a in acknowledged}:
+            status, body = request(port, "GET", f"/v1/sessions/{name}")
+            assert 200 == status
+            stored = {turn["message"] for turn in body["turns"]}
+            mine = {message for who, _, message in acknowledged if who == name}
+            assert mine <= stored
+        status, body = request(port, "POST", "/v1/chat", {"session_id": "buyer-0", "message": "我要转人工"})
+        assert (200, "handoff") == (status, body["action"])
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    server = start(shop, port)  # the ticket opened before the restart is still in the queue
+    try:
+        status, queue = request(port, "GET", "/v1/handoffs?status=open")
+        assert ["buyer-0"] == [t["session_id"] for t in queue]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -8,7 +8,9 @@ ticket), the bot only says so and records the buyer's messages for the agent.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -41,6 +43,9 @@ class Conversations:
         self.store = store
         self._idle = idle_seconds
         self._clock = clock
+        # Turns of one session are taken one at a time in this process; across processes the
+        # store's turn uniqueness and a retry do the same.
+        self._locks = tuple(threading.Lock() for _ in range(64))
 
     def turn(
         self,
@@ -50,11 +55,12 @@ class Conversations:
         shop_id: str | None = None,
         context: Mapping[str, str] | None = None,
     ) -> TurnResult:
-        for _ in range(_RETRIES):
-            try:
-                return self._turn(session_id, message, buyer_id, shop_id, context)
-            except TurnConflict:
-                continue  # a concurrent request of the same session won: read it again
+        with self._locks[zlib.crc32(session_id.encode()) % len(self._locks)]:
+            for _ in range(_RETRIES):
+                try:
+                    return self._turn(session_id, message, buyer_id, shop_id, context)
+                except TurnConflict:
+                    continue  # another process wrote this turn of the session first: read it again
         raise TurnConflict(session_id)
 
     def _turn(

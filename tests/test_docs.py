@@ -1,0 +1,44 @@
+"""The README tells the truth: two Quick start commands, CI runs the test one, every command documented."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from bot.cli import main
+
+
+def quick_start(repo: Path) -> list[str]:
+    text = (repo / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert block is not None
+    return [line for line in block.group(1).splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_quick_start_has_exactly_two_commands(repo: Path) -> None:
+    commands = quick_start(repo)
+    assert 2 == len(commands)
+    assert "bot chat" in commands[0]
+    assert "pytest" in commands[1]
+
+
+def test_ci_runs_the_readme_test_command(repo: Path) -> None:
+    ci = (repo / ".ci" / "run").read_text(encoding="utf-8")
+    test_command = quick_start(repo)[1].split("&&")[-1].strip()
+    assert test_command in ci
+
+
+def test_every_cli_command_is_in_the_readme(repo: Path) -> None:
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    for name in main.commands:
+        assert f"`bot {name}" in readme, name
+
+
+def test_every_config_section_is_in_the_shipped_config(repo: Path) -> None:
+    """config.yaml shows every section a shop can set, with a comment where it is not obvious."""
+    from bot.schema import ConfigFile
+
+    config = (repo / "config.yaml").read_text(encoding="utf-8")
+    for section in ConfigFile.model_fields:
+        assert re.search(rf"^{section}:", config, re.M), section

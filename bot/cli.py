@@ -16,8 +16,17 @@ import click
 
 from bot.engine import Bot
 from bot.evaluate import DataError, evaluate, read_labelled
-from bot.problems import LoadError
-from bot.report import eval_table, explain, reply_dict, reply_json
+from bot.lint import lint_paths
+from bot.problems import LoadError, errors
+from bot.report import (
+    eval_table,
+    explain,
+    problems_github,
+    problems_json,
+    problems_text,
+    reply_dict,
+    reply_json,
+)
 from bot.schema import ConfigFile, IntentFile, ResponseFile
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -148,6 +157,30 @@ def serve(host: str | None, port: int | None, workers: int, config: str) -> None
         workers=workers,
         log_level="warning",
     )
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--strict", is_flag=True, help="Exit 2 when there are only warnings.")
+@click.option(
+    "--format", "style", type=click.Choice(["text", "github", "json"]), default="text", show_default=True
+)
+@friendly
+def lint(paths: tuple[Path, ...], strict: bool, style: str) -> None:
+    """Check a shop's YAML: structure, templates, and how the matcher routes every example.
+
+    PATHS are shop folders, config.yaml files or single YAML files (default: config.yaml here)."""
+    targets = list(paths) or [Path(_default_config())]
+    for target in targets:
+        if not target.exists():
+            raise click.ClickException(f"找不到 {target} (not found)")
+    found = lint_paths(targets)
+    render = {"text": problems_text, "github": problems_github, "json": problems_json}[style]
+    click.echo(render(found))
+    if errors(found):
+        sys.exit(1)
+    if strict and found:
+        sys.exit(2)
 
 
 @main.command()

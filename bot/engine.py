@@ -112,6 +112,11 @@ def load_shop(config_path: Path) -> tuple[Shop | None, list[Problem]]:
                 for n in intent.negatives
                 if normalize(n.text)
             ),
+            counters=tuple(
+                Phrase(intent_id=intent.id, text=normalize(c.text), weight=1.0, origin=c.origin)
+                for c in intent.counter_examples
+                if normalize(c.text)
+            ),
             patterns=tuple((re.compile(p.regex), p.weight, p.origin) for p in intent.patterns),
         )
         for intent in intents
@@ -206,6 +211,13 @@ class Bot:
             matches, anger is not None, session, self.shop.policy
         )
         evidence = tuple(e for m in matches if m.intent_id == decision.intent_id for e in m.evidence)
+        vetoes = tuple(
+            dataclasses.replace(e, detail=f"{m.intent_id}: {e.detail}")
+            for m in matches
+            if m.vetoed and m.intent_id != decision.intent_id
+            for e in m.evidence
+            if e.weight < 0
+        )
         missed = decision.action is Action.CLARIFY or decision.reason in (
             HandoffReason.LOW_CONFIDENCE,
             HandoffReason.REPEATED_MISSES,
@@ -233,7 +245,7 @@ class Bot:
             candidates=decision.alternatives,
             tokens=message.words,
             normalized=message.text,
-            evidence=evidence,
+            evidence=evidence + vetoes,
             anger=anger.intensity if anger else 0,
         )
         return reply, after

@@ -11,6 +11,8 @@ from bot.model import Example, Intent, Keyword, Origin, Pattern
 from bot.problems import Problem, errors, problem
 from bot.schema import INTENT_IDS, IntentFile, validate
 
+_ID = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
 
 def load_intents(directory: Path, shown_root: Path) -> tuple[list[Intent], list[Problem]]:
     """Every intent file in `directory`, sorted by name; problems carry paths relative to `shown_root`."""
@@ -49,22 +51,16 @@ def load_intent(path: Path, shown: str) -> tuple[Intent | None, list[Problem]]:
     if parsed is None or not isinstance(document, yamlfile.YMap):
         return None, problems
     here = yamlfile.origin_of(document, "id")
-    if parsed.id not in INTENT_IDS:
-        close = difflib.get_close_matches(parsed.id, INTENT_IDS, n=1)
-        problems.append(
-            problem(
-                "unknown-intent",
-                here,
-                intent=parsed.id,
-                allowed=", ".join(INTENT_IDS),
-                hint=f"是不是想写 {close[0]}？" if close else "",
-                hint_en=f" Did you mean {close[0]}?" if close else "",
-            )
-        )
+    if not _ID.fullmatch(parsed.id):
+        problems.append(problem("bad-intent-id", here, intent=parsed.id))
         return None, problems
+    close = difflib.get_close_matches(parsed.id, INTENT_IDS, n=1, cutoff=0.75)
+    if parsed.id not in INTENT_IDS and close:
+        problems.append(problem("unknown-intent", here, intent=parsed.id, close=close[0]))
     if parsed.id != path.stem:
         problems.append(problem("id-mismatch", here, stem=path.stem, intent=parsed.id))
     examples_at = document.get("examples")
+    counters_at = document.get("counter_examples")
     keywords_at = document.get("keywords")
     negatives_at = document.get("negatives")
     patterns_at = document.get("patterns")
@@ -83,6 +79,10 @@ def load_intent(path: Path, shown: str) -> tuple[Intent | None, list[Problem]]:
         examples=tuple(
             Example(text=text, origin=yamlfile.origin_of(examples_at, i))
             for i, text in enumerate(parsed.examples)
+        ),
+        counter_examples=tuple(
+            Example(text=text, origin=yamlfile.origin_of(counters_at, i))
+            for i, text in enumerate(parsed.counter_examples)
         ),
         keywords=tuple(
             Keyword(text=word, weight=weight, origin=yamlfile.origin_of(keywords_at, word))

@@ -44,7 +44,12 @@ class Compiled:
     intent: Intent
     keywords: tuple[Phrase, ...]
     negatives: tuple[Phrase, ...]
+    counters: tuple[Phrase, ...]
     patterns: tuple[tuple[re.Pattern[str], float, Origin], ...]
+
+
+# A message this close to a counter-example (反例) of an intent is not that intent.
+COUNTER_SIMILARITY = 0.9
 
 
 class Matcher:
@@ -92,6 +97,7 @@ class Matcher:
             compiled = self._compiled[intent_id]
             evidence: list[Evidence] = []
             vetoes = [n for n in compiled.negatives if n.text in text]
+            vetoes += [c for c in compiled.counters if similarity(text, c.text) >= COUNTER_SIMILARITY]
             kw_miss = 1.0
             covered = [False] * len(text)
             for source, weight, start, end, kind, origin in found.get(intent_id, []):
@@ -118,7 +124,8 @@ class Matcher:
             coverage = _coverage(content, covered, content_chars)
             score = 1 - (1 - keyword_score) * (1 - example_score)
             for veto in vetoes:
-                evidence.append(Evidence(kind="negative", detail=veto.text, weight=-1.0, origin=veto.origin))
+                kind = "counter_example" if veto in compiled.counters else "negative"
+                evidence.append(Evidence(kind=kind, detail=veto.text, weight=-1.0, origin=veto.origin))
             matches.append(
                 Match(
                     intent_id=intent_id,

@@ -80,6 +80,7 @@ class Intent:
     id: str
     title: str
     examples: tuple[Example, ...]
+    counter_examples: tuple[Example, ...]
     keywords: tuple[Keyword, ...]
     negatives: tuple[Keyword, ...]
     patterns: tuple[Pattern, ...]

@@ -120,11 +120,18 @@ CATALOGUE: dict[str, tuple[Severity, str, str, str, str]] = {
         'write it in quotes, "{value}".',
     ),
     "unknown-intent": (
+        Severity.WARNING,
+        "{intent} 不是内置的意图 id，和内置的 {close} 只差一点。",
+        "如果本来想写 {close}，请改过来（其他工具按内置 id 统计）；如果是新意图，可以忽略这条。",
+        "{intent} is not a built-in intent id but is close to {close}.",
+        "write {close} if that was meant (other tools count by the built-in ids); ignore this for a new intent.",
+    ),
+    "bad-intent-id": (
         Severity.ERROR,
-        "没有叫 {intent} 的意图。{hint}",
-        "意图 id 必须是这些之一：{allowed}。",
-        "There is no intent called {intent}.{hint_en}",
-        "intent ids must be one of: {allowed}.",
+        "意图 id {intent} 不合格式。",
+        "只用小写英文字母、数字和下划线，以字母开头，例如 gift_wrap。",
+        "The intent id {intent} is not valid.",
+        "use lower-case letters, digits and underscores, starting with a letter, e.g. gift_wrap.",
     ),
     "id-mismatch": (
         Severity.ERROR,
@@ -174,6 +181,43 @@ CATALOGUE: dict[str, tuple[Severity, str, str, str, str]] = {
         "至少留一条不含 {{order.xxx}} 的回复。",
         "Every answer uses order context ({{order.xxx}}); without an order the bot has nothing to say.",
         "keep at least one answer without {{order.xxx}}.",
+    ),
+    "duplicate-example": (
+        Severity.ERROR,
+        "问法「{text}」同时写在了意图 {intent}（{other}）里，机器人没法两个都答。",
+        "只保留在它真正属于的那个意图里。",
+        'The example "{text}" is also in intent {intent} ({other}).',
+        "keep it only in the intent it belongs to.",
+    ),
+    "repeated-example": (
+        Severity.WARNING,
+        "问法「{text}」重复了（第一次在 {other}）。",
+        "删掉重复的这一条。",
+        'The example "{text}" is repeated (first at {other}).',
+        "delete this copy.",
+    ),
+    "example-stolen": (
+        Severity.ERROR,
+        "第 {index} 条问法「{text}」会被答成「{title}」({other})，把握 {confidence}。抢走它的依据：{why}。",
+        "改写这条问法；或给 {other} 加一个能区分的否定词（negatives）；或者它本来就属于 {other}，就移过去。",
+        'Example {index} "{text}" is matched as {other} (confidence {confidence}) through {why}.',
+        "rephrase it, add a distinguishing negative word to {other}, or move it there.",
+    ),
+    "example-unsure": (
+        Severity.ERROR,
+        "第 {index} 条问法「{text}」的把握只有 {confidence}，低于 answer_at（{answer_at}），买家这么问会被反问或转人工。"
+        "最接近的对手是「{rival}」，依据：{why}。",
+        "加一个更明确的关键词，或给对手加否定词，或改写这条问法。",
+        'Example {index} "{text}" reaches its intent only at confidence {confidence}, below answer_at ({answer_at});'
+        " the closest rival is {rival} through {why}.",
+        "add a clearer keyword, a negative word to the rival, or rephrase the example.",
+    ),
+    "counter-contradicts": (
+        Severity.ERROR,
+        "第 {index} 条反例「{text}」和本意图的问法「{example}」（{where}）几乎一样，会把这条问法也否决掉。",
+        "删掉其中一条，或把反例写得更具体（例如加上“不想”“不用”）。",
+        'Counter-example {index} "{text}" is nearly the same as the example "{example}" ({where}) and vetoes it.',
+        "delete one of them or make the counter-example more specific.",
     ),
     "unsafe-template": (
         Severity.ERROR,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from bot.model import Reply
+from bot.model import Reply, Severity
+from bot.problems import Problem
 
 ACTION_ZH = {"answer": "回答", "clarify": "追问", "handoff": "转人工"}
 
@@ -45,14 +46,54 @@ def explain(reply: Reply, title: Callable[[str], str]) -> str:
         lines.append("  候选意图 (candidates):")
         lines += [f"    {c.intent_id:<15} {title(c.intent_id):<6} {c.score:.2f}" for c in reply.candidates]
     else:
-        lines.append("  候选意图 (candidates): 无 —— 没有任何关键词或问法匹配")
+        lines.append("  候选意图 (candidates): 无 —— 没有意图有足够的证据 (no intent has evidence)")
     if reply.evidence:
-        lines.append(f"  依据 (evidence for {reply.intent}):")
-        names = {"keyword": "关键词", "pattern": "正则", "negative": "否定词", "example": "最像的问法"}
+        lines.append(f"  依据 (evidence for {reply.intent or '-'}; negative weight = veto):")
+        names = {
+            "keyword": "关键词",
+            "pattern": "正则",
+            "negative": "否定词",
+            "example": "最像的问法",
+            "counter_example": "反例",
+        }
         for e in reply.evidence:
             where = f"  ({e.origin})" if e.origin else ""
             lines.append(f"    {names.get(e.kind, e.kind)} {e.detail!r} {e.weight:+.2f}{where}")
     return "\n".join(lines)
+
+
+def problems_text(problems: Sequence[Problem]) -> str:
+    """Problems for a person: each with where, what and the fix; then a count."""
+    errors = sum(p.severity is Severity.ERROR for p in problems)
+    warnings = len(problems) - errors
+    if not problems:
+        return "没有发现问题 (no problems found)"
+    body = "\n".join(p.render() for p in problems)
+    return f"{body}\n\n{errors} 个错误，{warnings} 个警告 ({errors} errors, {warnings} warnings)"
+
+
+def problems_github(problems: Sequence[Problem]) -> str:
+    """GitHub Actions annotations: one line per problem, shown on the changed lines of a pull request."""
+    lines = []
+    for p in problems:
+        kind = "error" if p.severity is Severity.ERROR else "warning"
+        where = f"file={p.origin.file},line={max(p.origin.line, 1)},col={max(p.origin.column, 1)}"
+        text = f"[{p.code}] {p.message_zh} 改法：{p.fix_zh} ({p.message_en})".replace("\n", " ")
+        lines.append(f"::{kind} {where}::{text}")
+    return "\n".join(lines)
+
+
+def problems_json(problems: Sequence[Problem]) -> str:
+    return json.dumps(
+        [
+            {"code": p.code, "severity": p.severity.value, "file": p.origin.file, "line": p.origin.line,
+             "column": p.origin.column, "message_zh": p.message_zh, "fix_zh": p.fix_zh,
+             "message_en": p.message_en, "fix_en": p.fix_en}
+            for p in problems
+        ],
+        ensure_ascii=False,
+        indent=2,
+    )  # fmt: skip
 
 
 def eval_table(summary: dict[str, Any]) -> str:

@@ -42,6 +42,10 @@ class IntentFile(_Shape):
         description="次要意图 (greeting, thanks…): gives way when the same message has evidence for another intent",
     )
     examples: list[str] = Field(min_length=1, description="buyer phrasings (问法)")
+    counter_examples: list[str] = Field(
+        default_factory=list,
+        description="反例: phrasings that must NOT land on this intent (不想退了 for returns)",
+    )
     keywords: dict[str, float] = Field(
         default_factory=dict, description="word or phrase → weight in (0, 1]: evidence for this intent"
     )

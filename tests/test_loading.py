@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from bot import Bot, LoadError
+from bot.engine import load_shop
 
 
 def load_problems(shop: Path) -> list:
@@ -67,11 +68,21 @@ def test_intent_without_response(shop: Path) -> None:
     assert ("intent-without-response", "intents/bargain.yaml") == (p.code, p.origin.file)
 
 
-def test_unknown_intent_id_suggests_the_close_one(shop: Path) -> None:
-    replace(shop / "intents" / "stock.yaml", "id: stock", "id: stok")
-    problems = load_problems(shop)
-    assert "unknown-intent" == problems[0].code
+def test_near_miss_of_a_builtin_id_is_a_warning_with_the_suggestion(shop: Path) -> None:
+    """A shop may add intents, but 'stok' was surely meant to be 'stock'."""
+    (shop / "intents" / "stock.yaml").rename(shop / "intents" / "stok.yaml")
+    replace(shop / "intents" / "stok.yaml", "id: stock", "id: stok")
+    replace(shop / "responses" / "stock.yaml", "intent: stock", "intent: stok")
+    shop_bot, problems = load_shop(shop / "config.yaml")
+    assert shop_bot is not None
+    assert [("unknown-intent", "warning")] == [(p.code, p.severity.value) for p in problems]
     assert "stock" in problems[0].message_zh
+
+
+def test_bad_intent_id(shop: Path) -> None:
+    replace(shop / "intents" / "stock.yaml", "id: stock", "id: 库存")
+    problems = load_problems(shop)
+    assert "bad-intent-id" in [p.code for p in problems]
 
 
 def test_wrong_type_and_syntax_errors_are_all_reported(shop: Path) -> None:

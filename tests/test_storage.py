@@ -18,7 +18,9 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
 
 
 def turn(session: str, n: int, message: str = "在吗") -> TurnRecord:
-    return TurnRecord(session_id=session, turn=n, at=float(n), message=message, reply="亲", action=Action.ANSWER)
+    return TurnRecord(
+        session_id=session, turn=n, at=float(n), message=message, reply="亲", action=Action.ANSWER
+    )
 
 
 def ticket(session: str, priority: str = "normal", at: float = 1.0) -> Ticket:

@@ -1,0 +1,1 @@
+"""Cross-file checks of `bot lint`, one module per problem family. Each exports `check(bot)`."""

@@ -1,0 +1,89 @@
+"""`bot lint`: one broken shop per rule, each problem at its file:line with its message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import main
+from bot.lint import lint, lint_paths
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def codes(shop: Path) -> list[tuple[str, str]]:
+    return [(p.code, str(p.origin)) for p in lint(shop / "config.yaml")]
+
+
+def test_every_shipped_example_routes_to_its_own_intent(repo: Path) -> None:
+    """The shipped shop is clean: each example reaches its intent at answer_at, no counter-example does."""
+    assert [] == [p.render() for p in lint(repo / "config.yaml")]
+
+
+def test_example_stolen_names_the_thief_and_the_words(shop: Path) -> None:
+    edit(shop / "intents" / "address_change.yaml", "  - 改地址\n", "  - 改地址\n  - 开的发票错了\n")
+    [problem] = [p for p in lint(shop / "config.yaml") if p.code == "example-stolen"]
+    assert "intents/address_change.yaml:25:5" == str(problem.origin)
+    assert "「发票开具」(invoice)" in problem.message_zh
+    assert "'发票'(intents/invoice.yaml:" in problem.message_zh  # through which words, and where they are
+
+
+def test_example_below_answer_at_names_the_rival(shop: Path) -> None:
+    edit(
+        shop / "intents" / "shipping_time.yaml",
+        "  - 什么时候发货\n",
+        "  - 什么时候发货\n  - 快递什么时候到\n",
+    )
+    [problem] = [p for p in lint(shop / "config.yaml") if p.code == "example-unsure"]
+    assert "intents/shipping_time.yaml:6:5" == str(problem.origin)
+    assert "低于 answer_at（0.75）" in problem.message_zh and "「物流查询」" in problem.message_zh
+
+
+def test_counter_example_that_vetoes_an_example(shop: Path) -> None:
+    edit(shop / "intents" / "returns.yaml", "  - 不想退了\n", "  - 不想退了\n  - 怎么申请退货呀\n")
+    found = {p.code: p for p in lint(shop / "config.yaml")}
+    assert "怎么申请退货" in found["counter-contradicts"].message_zh
+    assert "intents/returns.yaml:" in str(found["counter-contradicts"].origin)
+    assert "example-stolen" in found or "example-unsure" in found  # the vetoed example itself
+
+
+def test_same_example_in_two_intents(shop: Path) -> None:
+    edit(shop / "intents" / "quality.yaml", "  - 收到是坏的\n", "  - 收到是坏的\n  - 能退货吗？\n")
+    found = [p for p in lint(shop / "config.yaml") if p.code == "duplicate-example"]
+    assert 1 == len(found)
+    assert found[0].origin.file == "intents/returns.yaml"
+    assert "quality（intents/quality.yaml:6:5）" in found[0].message_zh
+
+
+def test_lint_of_one_file_reports_only_that_file(shop: Path) -> None:
+    edit(shop / "intents" / "quality.yaml", "examples:", "exmaples:")
+    edit(shop / "responses" / "greeting.yaml", "{shop.name}", "{shop.nmae}")
+    only = lint_paths([shop / "responses" / "greeting.yaml"])
+    assert ["unknown-variable"] == [p.code for p in only]
+
+
+@pytest.mark.parametrize(
+    ("args", "exit_code"),
+    [([], 0), (["--strict"], 0), (["--format", "github"], 0), (["--format", "json"], 0)],
+)
+def test_cli_on_a_clean_shop(shop: Path, args: list[str], exit_code: int) -> None:
+    result = CliRunner().invoke(main, ["lint", str(shop), *args])
+    assert exit_code == result.exit_code, result.output
+
+
+def test_cli_exit_codes_and_formats(shop: Path) -> None:
+    edit(shop / "intents" / "greeting.yaml", "  - 您好\n", "  - 您好\n  - 您好！\n")  # a warning only
+    strict = CliRunner().invoke(main, ["lint", str(shop), "--strict"])
+    assert 2 == strict.exit_code
+    edit(shop / "responses" / "greeting.yaml", "{shop.name}", "{shop.nmae}")  # an error
+    text = CliRunner().invoke(main, ["lint", str(shop)])
+    assert 1 == text.exit_code
+    assert "responses/greeting.yaml:4:5: 错误 [unknown-variable]" in text.output
+    github = CliRunner().invoke(main, ["lint", str(shop), "--format", "github"]).output
+    assert "::error file=responses/greeting.yaml,line=4,col=5::[unknown-variable]" in github

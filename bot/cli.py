@@ -138,14 +138,17 @@ def chat(show_why: bool, config: str) -> None:
 @click.option("--host", default=None, help="Address to listen on (default: server.host in config.yaml).")
 @click.option("--port", type=int, default=None, help="Port (default: server.port in config.yaml).")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes.")
+@click.option("--watch", is_flag=True, help="Reload when intents/, responses/ or config.yaml change.")
 @config_option
 @friendly
-def serve(host: str | None, port: int | None, workers: int, config: str) -> None:
+def serve(host: str | None, port: int | None, workers: int, watch: bool, config: str) -> None:
     """Serve the HTTP API (POST /v1/chat, handoff queue, /metrics; OpenAPI page at /docs)."""
     import uvicorn
 
     server = _load(config).shop.settings.server  # fail here, readably, before any worker starts
     os.environ["BOT_CONFIG"] = str(Path(config).resolve())
+    if watch:
+        os.environ["BOT_WATCH"] = "1"
     click.echo(
         f"店小二 API: http://{host or server.host}:{port or server.port}/docs  (database {server.database})"
     )

@@ -24,6 +24,7 @@ class ServerSettings:
     max_message_chars: int
     cors_origins: tuple[str, ...]
     admin_token_env: str
+    watch: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,5 +92,6 @@ def read_settings(path: Path) -> tuple[Settings | None, list[Problem]]:
             max_message_chars=parsed.server.max_message_chars,
             cors_origins=tuple(parsed.server.cors_origins),
             admin_token_env=parsed.server.admin_token_env,
+            watch=parsed.server.watch,
         ),
     ), problems

@@ -6,12 +6,13 @@ block the event loop. Every error has one JSON shape: {"error": {"code", "messag
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,9 +27,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bot.conversation import Conversations
 from bot.engine import Bot, load_shop
 from bot.model import Ticket, TicketStatus, TurnRecord
-from bot.problems import errors
+from bot.problems import Problem, errors
 from bot.storage import Store
 from bot.storage.sqlite import SQLiteStore
+from bot.watch import Watcher
 
 log = logging.getLogger("bot.turns")
 
@@ -165,9 +167,14 @@ class _Metrics:
 
 
 def create_app(
-    config_path: str | Path, store: Store | None = None, clock: Callable[[], float] = time.time
+    config_path: str | Path,
+    store: Store | None = None,
+    clock: Callable[[], float] = time.time,
+    watch: bool | None = None,
 ) -> FastAPI:
-    """The HTTP face of the shop at `config_path`; raises `LoadError` if the shop is broken."""
+    """The HTTP face of the shop at `config_path`; raises `LoadError` if the shop is broken.
+    With `watch` (default: server.watch in config.yaml), a change of the shop's files is loaded
+    within a second; a broken change is logged with its problems and the old set keeps serving."""
     path = Path(config_path)
     state: dict[str, Bot] = {"bot": Bot.from_config(path)}
     settings = state["bot"].shop.settings
@@ -178,7 +185,41 @@ def create_app(
     cap = server.max_message_chars
     token_env = server.admin_token_env
 
+    def load() -> tuple[bool, list[Problem]]:
+        """Load the shop again and swap it in, or leave the old one serving."""
+        shop, problems = load_shop(path)
+        if shop is None or errors(problems):
+            return False, problems
+        state["bot"] = Bot(shop)
+        return True, problems
+
+    def reload_on_change() -> None:
+        ok, problems = load()
+        shop_log = logging.getLogger("bot")
+        if ok:
+            shop_log.info(
+                json.dumps({"event": "reloaded", "fingerprint": state["bot"].shop.intents.fingerprint})
+            )
+        else:
+            rendered = "\n".join(p.render() for p in problems)
+            shop_log.error(
+                "店铺文件有错误，继续使用旧的配置 (shop files have errors; the old set keeps serving):\n%s",
+                rendered,
+            )
+
+    watcher = Watcher(path, lambda: state["bot"].shop.settings, reload_on_change)
+    watching = server.watch if watch is None else watch
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if watching:
+            watcher.start()
+        yield
+        if watching:
+            watcher.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="店小二 dianxiaoer",
         summary="Auto-responder for a Chinese online shop: chat, handoff queue, transcripts.",
         version="0.1.0",
@@ -373,8 +414,8 @@ def create_app(
     @app.post("/v1/admin/reload", tags=["operations"], dependencies=[Depends(admin)])
     def reload() -> JSONResponse:
         """Load intents, responses and config again; swap them in only if there is no error."""
-        shop, problems = load_shop(path)
-        if shop is None or errors(problems):
+        ok, problems = load()
+        if not ok:
             details = [
                 {
                     "code": p.code,
@@ -393,8 +434,7 @@ def create_app(
                 "The shop files have errors; the previous set keeps serving.",
                 details,
             )
-        state["bot"] = Bot(shop)
-        return JSONResponse({"status": "reloaded", "fingerprint": shop.intents.fingerprint})
+        return JSONResponse({"status": "reloaded", "fingerprint": state["bot"].shop.intents.fingerprint})
 
     return app
 
@@ -431,4 +471,5 @@ def _ticket(t: Ticket, transcript: list[TurnRecord]) -> TicketOut:
 def app_from_environment() -> FastAPI:
     """Factory for `uvicorn --factory` and `bot serve --workers N`: config path from $BOT_CONFIG."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    return create_app(os.environ.get("BOT_CONFIG", "config.yaml"))
+    watch = os.environ.get("BOT_WATCH") == "1" or None
+    return create_app(os.environ.get("BOT_CONFIG", "config.yaml"), watch=watch)

@@ -112,6 +112,9 @@ class Server(_Shape):
     )
     max_message_chars: int = Field(default=500, ge=1, le=100_000)
     cors_origins: list[str] = Field(default_factory=list, description="web origins allowed to call the API")
+    watch: bool = Field(
+        default=False, description="reload when a file of the shop changes (bot serve --watch)"
+    )
     admin_token_env: str = Field(
         default="BOT_ADMIN_TOKEN", description="environment variable holding the admin bearer token"
     )

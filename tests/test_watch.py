@@ -1,0 +1,43 @@
+"""`bot serve --watch`: a valid change is live within a second; a broken one is logged, the old set serves."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bot.http import create_app
+from bot.storage.memory import MemoryStore
+
+
+def greeting(client: TestClient, session: str) -> str:
+    """A reply that always names the shop: the apology to an angry buyer."""
+    response = client.post("/v1/chat", json={"session_id": session, "message": "你们就是骗子"})
+    return str(response.json()["reply"])
+
+
+def test_valid_change_is_live_within_a_second_and_broken_change_is_not(
+    shop: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = shop / "config.yaml"
+    with TestClient(create_app(config, MemoryStore(), watch=True)) as client:
+        assert "小二优选旗舰店" in greeting(client, "w0")
+        config.write_text(config.read_text(encoding="utf-8").replace("小二优选旗舰店", "新店名"), encoding="utf-8")
+        deadline = time.monotonic() + 1.0
+        while "新店名" not in greeting(client, f"w{time.monotonic()}") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "新店名" in greeting(client, "w1")
+
+        fingerprint = client.get("/readyz").json()["fingerprint"]
+        caplog.set_level(logging.ERROR, logger="bot")
+        intent = shop / "intents" / "greeting.yaml"
+        intent.write_text(intent.read_text(encoding="utf-8").replace("examples:", "exmaples:"), encoding="utf-8")
+        deadline = time.monotonic() + 1.0
+        while "intents/greeting.yaml" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "intents/greeting.yaml:" in caplog.text and "exmaples" in caplog.text
+        assert "新店名" in greeting(client, "w2")  # the last good set keeps serving
+        assert fingerprint == client.get("/readyz").json()["fingerprint"]

@@ -42,3 +42,13 @@ def test_every_config_section_is_in_the_shipped_config(repo: Path) -> None:
     config = (repo / "config.yaml").read_text(encoding="utf-8")
     for section in ConfigFile.model_fields:
         assert re.search(rf"^{section}:", config, re.M), section
+
+
+def test_every_problem_code_has_both_languages_and_a_docs_entry(repo: Path) -> None:
+    from bot.problems import CATALOGUE
+
+    docs = (repo / "docs" / "problems.md").read_text(encoding="utf-8")
+    for code, (_, zh, fix_zh, en, fix_en) in CATALOGUE.items():
+        assert f"### {code}\n" in docs, code
+        assert zh and fix_zh and en and fix_en, code
+        assert re.search(r"[\u4e00-\u9fff]", zh + fix_zh), code

@@ -93,3 +93,75 @@ def test_wrong_type_and_syntax_errors_are_all_reported(shop: Path) -> None:
     rendered = LoadError(problems).render()
     assert "intents/invoice.yaml:" in rendered and "intents/payment.yaml:" in rendered
     assert "Traceback" not in rendered
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "code", "where"),
+    [
+        (
+            "intents/greeting.yaml",
+            "examples:\n",
+            "examples: []\nold_examples:\n",
+            "empty-list",
+            "intents/greeting.yaml:5:11",
+        ),
+        ("intents/greeting.yaml", "title: 问候\n", "", "missing-key", "intents/greeting.yaml:2:1"),
+        (
+            "intents/greeting.yaml",
+            "title: 问候",
+            "title: &t 问候\nx: *t",
+            "yaml-alias",
+            "intents/greeting.yaml:3:8",
+        ),
+        ("intents/greeting.yaml", "id: greeting", "id: thanks", "id-mismatch", "intents/greeting.yaml:2:5"),
+        (
+            "responses/greeting.yaml",
+            "{shop.name}",
+            "{shop.__class__}",
+            "unsafe-template",
+            "responses/greeting.yaml:4:5",
+        ),
+        (
+            "responses/logistics.yaml",
+            "intent: logistics",
+            "intent: logistic",
+            "response-without-intent",
+            "responses/logistics.yaml:2:9",
+        ),
+        ("config.yaml", "answer_at: 0.75", "answer_at: 1.5", "bad-value", "config.yaml:30:14"),
+        ("config.yaml", "  intents: intents", "  intents: intent", "file-missing", "intent"),
+        (
+            "intents/stock.yaml",
+            "    weight: 0.85\n",
+            "    weight: 0.85\n    weight: 0.9\n",
+            "duplicate-key",
+            "intents/stock.yaml:74:5",
+        ),
+    ],
+)
+def test_broken_file_is_reported_at_its_position(
+    shop: Path, file: str, old: str, new: str, code: str, where: str
+) -> None:
+    replace(shop / file, old, new)
+    problems = load_problems(shop)
+    assert (code, where) in [(p.code, str(p.origin)) for p in problems], [p.render() for p in problems]
+
+
+def test_answers_that_all_need_an_order_are_refused(shop: Path) -> None:
+    path = shop / "responses" / "thanks.yaml"
+    path.write_text("intent: thanks\nanswers:\n  - 您的订单{order.id}已收到\n", encoding="utf-8")
+    [p] = load_problems(shop)
+    assert ("no-plain-answer", "responses/thanks.yaml:3:3") == (p.code, str(p.origin))
+
+
+def test_two_files_for_one_intent(shop: Path) -> None:
+    (shop / "intents" / "greeting2.yaml").write_text(
+        (shop / "intents" / "greeting.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    codes = {p.code for p in load_problems(shop)}
+    assert {"duplicate-intent", "id-mismatch"} <= codes
+
+
+def test_non_utf8_shop_file(shop: Path) -> None:
+    (shop / "intents" / "greeting.yaml").write_bytes("id: greeting\ntitle: 问候\n".encode("gbk"))
+    assert "file-not-utf8" in [p.code for p in load_problems(shop)]

@@ -25,7 +25,9 @@ def test_valid_change_is_live_within_a_second_and_broken_change_is_not(
     config = shop / "config.yaml"
     with TestClient(create_app(config, MemoryStore(), watch=True)) as client:
         assert "小二优选旗舰店" in greeting(client, "w0")
-        config.write_text(config.read_text(encoding="utf-8").replace("小二优选旗舰店", "新店名"), encoding="utf-8")
+        config.write_text(
+            config.read_text(encoding="utf-8").replace("小二优选旗舰店", "新店名"), encoding="utf-8"
+        )
         deadline = time.monotonic() + 1.0
         while "新店名" not in greeting(client, f"w{time.monotonic()}") and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -34,7 +36,9 @@ def test_valid_change_is_live_within_a_second_and_broken_change_is_not(
         fingerprint = client.get("/readyz").json()["fingerprint"]
         caplog.set_level(logging.ERROR, logger="bot")
         intent = shop / "intents" / "greeting.yaml"
-        intent.write_text(intent.read_text(encoding="utf-8").replace("examples:", "exmaples:"), encoding="utf-8")
+        intent.write_text(
+            intent.read_text(encoding="utf-8").replace("examples:", "exmaples:"), encoding="utf-8"
+        )
         deadline = time.monotonic() + 1.0
         while "intents/greeting.yaml" not in caplog.text and time.monotonic() < deadline:
             time.sleep(0.05)

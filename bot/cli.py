@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
+from bot import dialogues, report_dialogues
 from bot.engine import Bot
 from bot.evaluate import DataError, evaluate, read_labelled
 from bot.lint import lint_paths
@@ -27,7 +28,7 @@ from bot.report import (
     reply_dict,
     reply_json,
 )
-from bot.schema import ConfigFile, IntentFile, ResponseFile
+from bot.schema import ConfigFile, DialogueFile, IntentFile, ResponseFile
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -186,12 +187,55 @@ def lint(paths: tuple[Path, ...], strict: bool, style: str) -> None:
         sys.exit(2)
 
 
+@main.command(name="test")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--junit-xml", "junit", type=click.Path(dir_okay=False, path_type=Path), help="Also write JUnit XML here."
+)
+@click.option("-k", "keyword", default=None, help="Only dialogues whose name contains this text.")
+@click.option(
+    "--coverage", "show_coverage", is_flag=True, help="Report the intents, examples and answers exercised."
+)
+@config_option
+@friendly
+def test_command(
+    paths: tuple[Path, ...], junit: Path | None, keyword: str | None, show_coverage: bool, config: str
+) -> None:
+    """Run regression dialogues (default: tests/dialogues), each in a fresh session; exit 1 on a failure."""
+    bot = _load(config)
+    files = dialogues.find(paths or [Path("tests/dialogues")])
+    loaded, problems = [], []
+    for path in files:
+        found, trouble = dialogues.load(path, str(path))
+        loaded += found
+        problems += trouble
+    if errors(problems):
+        raise LoadError(problems, ("对话文件", "the dialogue files"))
+    selected = [d for d in loaded if keyword is None or keyword in d.name]
+    if not selected:
+        raise click.ClickException("没有找到对话 (no dialogues found)")
+    results = [dialogues.run(bot, d) for d in selected]
+    click.echo(report_dialogues.summary(results, bot.title))
+    if junit is not None:
+        junit.write_text(report_dialogues.junit_xml(results, bot.title), encoding="utf-8")
+    if show_coverage:
+        click.echo("\n" + report_dialogues.coverage(results, bot.shop.intents))
+    if not all(r.passed for r in results):
+        sys.exit(1)
+
+
 @main.command()
 @click.argument("directory", default="docs/schema", type=click.Path(file_okay=False, path_type=Path))
 def schema(directory: Path) -> None:
     """Write the JSON Schemas of the intent, response and config files (for editor completion)."""
     directory.mkdir(parents=True, exist_ok=True)
-    for name, model in (("intent", IntentFile), ("response", ResponseFile), ("config", ConfigFile)):
+    shapes = (
+        ("intent", IntentFile),
+        ("response", ResponseFile),
+        ("config", ConfigFile),
+        ("dialogue", DialogueFile),
+    )
+    for name, model in shapes:
         path = directory / f"{name}.schema.json"
         path.write_text(
             json.dumps(model.model_json_schema(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"

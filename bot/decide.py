@@ -55,7 +55,8 @@ def decide(matches: Sequence[Match], angry: bool, session: Session, policy: Poli
     ranked = rank(matches)
     conf = confidence(ranked)
     top = tuple(Candidate(intent_id=m.intent_id, score=m.score) for m in ranked[:3])
-    best = ranked[0].intent_id if ranked else None
+    # Below handoff_below nothing was recognised: the guesses stay in `alternatives` only.
+    best = ranked[0].intent_id if ranked and conf >= policy.handoff_below else None
     if angry:
         return Decision(
             action=Action.HANDOFF,

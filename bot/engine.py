@@ -172,7 +172,7 @@ class Bot:
         message = Message(raw=raw, text=normalized, tokens=tokens)
         content = shop.segment.content(tokens)
         hits = shop.index.search(t.text for t in content)
-        matches = shop.matcher.score(normalized, content, [h.doc for h in hits])
+        matches = shop.matcher.score(normalized, content, [(h.doc, h.share) for h in hits])
         anger = shop.anger(raw, normalized)
         return message, matches, anger
 
@@ -234,8 +234,10 @@ class Bot:
             handed_off=session.handed_off or decision.action is Action.HANDOFF,
             updated_at=at,
         )
+        text, variant = self._render(decision, session.key, turn, values)
         reply = Reply(
-            text=self._render(decision, session.key, turn, values),
+            text=text,
+            variant=variant,
             action=decision.action,
             intent=decision.intent_id,
             confidence=decision.confidence,
@@ -265,32 +267,29 @@ class Bot:
             return None
         return Decision(action=Action.ANSWER, intent_id=chosen, confidence=1.0)
 
-    def _render(self, decision: Decision, session_id: str, turn: int, values: Mapping[str, str]) -> str:
+    def _render(
+        self, decision: Decision, session_id: str, turn: int, values: Mapping[str, str]
+    ) -> tuple[str, str | None]:
+        """The reply text, and the answer variant (as written in responses/) it was filled from."""
         shop = self.shop
         replies = shop.settings.replies
-        if decision.action is Action.ANSWER and decision.intent_id is not None:
-            template: Template = shop.intents.templates[decision.intent_id]
-            return fill(choose(usable(template.variants, values), session_id, turn), values)
+        own_answer = decision.action is Action.ANSWER or decision.reason in (
+            HandoffReason.ASKED_FOR_PERSON,
+            HandoffReason.INTENT_FLAGGED,
+        )
+        template = shop.intents.templates.get(decision.intent_id or "")
+        if own_answer and template is not None:
+            variant = choose(usable(template.variants, values), session_id, turn)
+            return fill(variant, values), variant
         if decision.action is Action.CLARIFY:
             titles = [self.title(c.intent_id) for c in decision.alternatives[:2]]
             key = "clarify" if len(titles) > 1 else "confirm"
-            return fill(replies[key], {**values, "first": titles[0], "second": titles[-1]})
+            return fill(replies[key], {**values, "first": titles[0], "second": titles[-1]}), None
         if decision.reason is HandoffReason.ANGRY:
-            return fill(replies["angry"], values)
+            return fill(replies["angry"], values), None
         if decision.reason is HandoffReason.LOW_CONFIDENCE:
-            return fill(replies["low_confidence"], values)
-        if (
-            decision.intent_id is not None
-            and decision.intent_id in shop.intents.templates
-            and decision.reason
-            in (
-                HandoffReason.ASKED_FOR_PERSON,
-                HandoffReason.INTENT_FLAGGED,
-            )
-        ):
-            template = shop.intents.templates[decision.intent_id]
-            return fill(choose(usable(template.variants, values), session_id, turn), values)
-        return fill(replies["handoff"], values)
+            return fill(replies["low_confidence"], values), None
+        return fill(replies["handoff"], values), None
 
     def title(self, intent_id: str) -> str:
         return self.shop.intents.intent(intent_id).title

@@ -29,8 +29,12 @@ def terms(tokens: Iterable[str]) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class Hit:
+    """A candidate example: its BM25 score, and `share`, the part of the example's own weight the
+    query covers (1.0: every word of the example is in the query, rare ones weighing most)."""
+
     doc: int
     score: float
+    share: float
 
 
 class Index:
@@ -52,6 +56,16 @@ class Index:
         # a large part of the index; they are left out of retrieval (they still count in scoring).
         limit = max(50, n // 5)
         self._postings = {t: tuple(p.items()) for t, p in postings.items() if len(p) <= limit}
+        self._full = [self._score_of(doc, terms(tokens)) for doc, tokens in enumerate(documents)]
+
+    def _score_of(self, doc: int, doc_terms: list[str]) -> float:
+        """What a query containing every term of `doc` would score on it."""
+        total = 0.0
+        for term in set(doc_terms):
+            tf = doc_terms.count(term)
+            norm = _K1 * (1 - _B + _B * self._lengths[doc] / self._avg)
+            total += self._idf[term] * tf * (_K1 + 1) / (tf + norm)
+        return total
 
     def __len__(self) -> int:
         return len(self._lengths)
@@ -71,4 +85,7 @@ class Index:
                 norm = _K1 * (1 - _B + _B * self._lengths[doc] / self._avg)
                 scores[doc] += idf * tf * (_K1 + 1) / (tf + norm)
         best = heapq.nlargest(limit, scores.items(), key=lambda item: (item[1], -item[0]))
-        return [Hit(doc, score) for doc, score in best]
+        return [
+            Hit(doc, score, min(1.0, score / self._full[doc]) if self._full[doc] else 0.0)
+            for doc, score in best
+        ]

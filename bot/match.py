@@ -67,7 +67,9 @@ class Matcher:
         alternatives = sorted(by_text, key=len, reverse=True)
         self._keyword_re = re.compile("|".join(map(re.escape, alternatives))) if alternatives else None
 
-    def score(self, text: str, content: Sequence[Token], candidates: Sequence[int]) -> list[Match]:
+    def score(
+        self, text: str, content: Sequence[Token], candidates: Sequence[tuple[int, float]]
+    ) -> list[Match]:
         """Ranked matches (best first) for normalised `text`, its meaningful tokens and candidate examples."""
         found: dict[str, list[tuple[Phrase | None, float, int, int, str, Origin]]] = {}
         if self._keyword_re is not None:
@@ -85,9 +87,11 @@ class Matcher:
                     )
 
         nearest: dict[str, tuple[float, ExampleEntry]] = {}
-        for doc in candidates:
+        for doc, share in candidates:
             entry = self.examples[doc]
-            sim = similarity(text, entry.normalized)
+            # Edit similarity, counted only as far as the example's meaningful (rare) words are
+            # in the message too: "老人能用吗" shares 能用吗 with "白条能用吗" but not 白条.
+            sim = similarity(text, entry.normalized) * (0.6 + 0.4 * share)
             if sim > nearest.get(entry.intent_id, (0.0, entry))[0]:
                 nearest[entry.intent_id] = (sim, entry)
 

@@ -191,6 +191,7 @@ class Reply:
     normalized: str = ""
     evidence: tuple[Evidence, ...] = ()
     anger: int = 0  # intensity of anger signals, 0 when calm
+    variant: str | None = None  # the answer variant of responses/ the text was filled from
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -259,13 +259,17 @@ class _Defaulting(dict[str, object]):
 class LoadError(Exception):
     """A shop could not be loaded; `problems` says every reason, sorted by position."""
 
-    def __init__(self, problems: Iterable[Problem]) -> None:
+    def __init__(
+        self, problems: Iterable[Problem], subject: tuple[str, str] = ("店铺配置", "the shop")
+    ) -> None:
         self.problems = tuple(sorted(problems, key=_position))
+        self.subject = subject
         super().__init__("\n".join(p.render() for p in self.problems))
 
     def render(self) -> str:
         count = len([p for p in self.problems if p.severity is Severity.ERROR])
-        head = f"店铺配置有 {count} 个错误，机器人没有启动 (the shop has {count} errors; nothing was loaded):"
+        zh, en = self.subject
+        head = f"{zh}有 {count} 个错误，没有继续 ({en} has {count} errors; nothing was run):"
         return head + "\n" + "\n".join(p.render() for p in self.problems)
 
 

@@ -6,7 +6,7 @@ The same models give the JSON Schema that editors use for completion.
 from __future__ import annotations
 
 import difflib
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -134,6 +134,60 @@ class ConfigFile(_Shape):
     server: Server = Server()
 
 
+class OrderShape(_Shape):
+    id: str | None = None
+    status: str | None = None
+    paid_at: str | None = None
+    shipped_at: str | None = None
+    courier: str | None = None
+    tracking_no: str | None = None
+
+
+class ContextShape(_Shape):
+    order: OrderShape | None = None
+
+
+class Overrides(_Shape):
+    shop: dict[str, str | int | float | list[str]] = Field(
+        default_factory=dict,
+        description="shop facts to use instead of config.yaml's, e.g. ship_within_hours: 24",
+    )
+    now: str | None = Field(
+        default=None, description="the clock at the first turn, ISO 8601 (2026-11-11T10:00:00+08:00)"
+    )
+    context: ContextShape | None = Field(
+        default=None, description="what the caller's chat system knows (the order)"
+    )
+
+
+class TurnShape(_Shape):
+    buyer: str = Field(description="what the buyer types")
+    after_minutes: float = Field(default=0, ge=0, description="minutes of silence before this turn")
+    intent: str | None = Field(default=None, description="expected intent id (null: no intent)")
+    action: Literal["answer", "clarify", "handoff", "human"] | None = None
+    reply_contains: str | list[str] | None = Field(default=None, description="text(s) the reply must contain")
+    reply_matches: str | None = Field(default=None, description="a regular expression the reply must match")
+    slots: dict[str, str] | None = Field(default=None, description="session slots expected after the turn")
+    handoff_reason: str | None = Field(default=None, description="asked_for_person, angry, low_confidence, …")
+    priority: Literal["high", "normal"] | None = Field(
+        default=None, description="priority of the ticket opened"
+    )
+    confidence_at_least: float | None = Field(default=None, ge=0, le=1)
+
+
+class DialogueShape(_Shape):
+    name: str = Field(min_length=1)
+    description: str | None = None
+    overrides: Overrides = Overrides()
+    turns: list[TurnShape] = Field(min_length=1)
+
+
+class DialogueFile(_Shape):
+    """tests/dialogues/*.yaml: regression dialogues run by `bot test` and by pytest."""
+
+    dialogues: list[DialogueShape] = Field(min_length=1)
+
+
 M = TypeVar("M", bound=BaseModel)
 
 _EXPECTED = {
@@ -157,7 +211,19 @@ def validate(model: type[M], document: Any, file: str) -> tuple[M | None, list[P
     try:
         return model.model_validate(document if document is not None else {}), []
     except ValidationError as exc:
-        return None, [_to_problem(model, document, error, file) for error in exc.errors()]
+        problems, seen = [], set()
+        for error in exc.errors():
+            error["loc"] = tuple(part for part in error["loc"] if not _is_branch(part))
+            found = _to_problem(model, document, error, file)
+            if (found.origin, found.code) not in seen:  # a union reports once per branch: keep one
+                seen.add((found.origin, found.code))
+                problems.append(found)
+        return None, problems
+
+
+def _is_branch(part: object) -> bool:
+    """pydantic names the branch of a union in `loc` (`str`, `list[str]`): not a place in the file."""
+    return isinstance(part, str) and (part in ("str", "int", "float", "bool") or "[" in part)
 
 
 def _locate(document: Any, loc: tuple[Any, ...], file: str) -> tuple[Origin, Any]:
@@ -237,17 +303,29 @@ def _to_problem(model: type[BaseModel], document: Any, error: Any, file: str) ->
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed at `loc`, walking down through nested models and lists of models."""
     current: Any = model
     for part in loc:
+        if isinstance(part, int):
+            continue  # an item of a list: its model is already `current`
         field = getattr(current, "model_fields", {}).get(part)
-        if (
-            field is None
-            or not isinstance(field.annotation, type)
-            or not issubclass(field.annotation, BaseModel)
-        ):
+        if field is None:
             return []
-        current = field.annotation
+        current = _model_in(field.annotation)
+        if current is None:
+            return []
     return list(getattr(current, "model_fields", {}))
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model inside `Model`, `list[Model]` or `Model | None`, if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
 
 
 def _read_as(value: object) -> str:

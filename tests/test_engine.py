@@ -86,8 +86,8 @@ def test_empty_message_asks_for_input_and_is_not_a_miss(shipped_bot: Bot) -> Non
 def test_unclear_twice_goes_to_a_person(repo) -> None:
     """No loop of '没听懂': the second unclear turn in a row hands off."""
     bot = Bot.from_config(repo / "config.yaml")
-    first = bot.reply("loop", "有优惠吗")
-    second = bot.reply("loop", "有优惠吗")
+    first = bot.reply("loop", "坏了能退吗")
+    second = bot.reply("loop", "坏了能退吗")
     assert Action.CLARIFY == first.action
     assert (Action.HANDOFF, HandoffReason.REPEATED_MISSES) == (second.action, second.reason)
 
@@ -107,7 +107,7 @@ def test_same_turn_same_reply(repo) -> None:
 def test_clarifying_question_is_answered_by_number(repo) -> None:
     """'回复 1 或 2' works: the buyer's '2' answers with the second intent named."""
     bot = Bot.from_config(repo / "config.yaml")
-    question = bot.reply("choose", "有优惠吗")
+    question = bot.reply("choose", "坏了能退吗")
     assert Action.CLARIFY == question.action
     second = question.candidates[1].intent_id
     answer = bot.reply("choose", "2")
@@ -116,7 +116,7 @@ def test_clarifying_question_is_answered_by_number(repo) -> None:
 
 def test_clarifying_question_is_answered_by_name(repo) -> None:
     bot = Bot.from_config(repo / "config.yaml")
-    question = bot.reply("choose-name", "有优惠吗")
+    question = bot.reply("choose-name", "坏了能退吗")
     first = question.candidates[0].intent_id
     answer = bot.reply("choose-name", bot.title(first))
     assert (Action.ANSWER, first) == (answer.action, answer.intent)

@@ -81,16 +81,16 @@ def test_angry_buyer_is_high_priority_and_first_in_the_queue(client: TestClient,
 
 
 def test_repeated_misses_open_a_ticket(client: TestClient) -> None:
-    chat(client, "有优惠吗", session="m")
-    second = chat(client, "有优惠吗", session="m")
+    chat(client, "坏了能退吗", session="m")
+    second = chat(client, "坏了能退吗", session="m")
     assert "repeated_misses" == second["handoff"]["reason"]
 
 
 def test_session_expires_after_idle_time(client: TestClient, clock: Clock) -> None:
     """An unclear message after a long pause is a new start, not a second miss."""
-    chat(client, "有优惠吗", session="idle")
+    chat(client, "坏了能退吗", session="idle")
     clock.now += 31 * 60
-    assert "clarify" == chat(client, "有优惠吗", session="idle")["action"]
+    assert "clarify" == chat(client, "坏了能退吗", session="idle")["action"]
 
 
 def test_transcript(client: TestClient) -> None:

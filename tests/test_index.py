@@ -25,3 +25,13 @@ def test_very_common_terms_are_not_used_for_retrieval() -> None:
     """A term in most examples would make every query touch the whole index: it is skipped."""
     docs = [["的", f"w{i}"] for i in range(300)]
     assert [] == Index(docs).search(["的"])
+
+
+def test_share_says_how_much_of_the_example_the_query_covers() -> None:
+    """A query with the example's rare word covers most of it; one with only its common word, little."""
+    docs = [["白条", "能用"], *[["能用", f"x{i}"] for i in range(10)]]
+    index = Index(docs)
+    full = next(h for h in index.search(["白条", "能用"]) if h.doc == 0)
+    common = next(h for h in index.search(["老人", "能用"]) if h.doc == 0)
+    assert 1.0 == round(full.share, 6)
+    assert common.share < 0.3

@@ -52,3 +52,28 @@ def test_every_problem_code_has_both_languages_and_a_docs_entry(repo: Path) -> N
         assert f"### {code}\n" in docs, code
         assert zh and fix_zh and en and fix_en, code
         assert re.search(r"[\u4e00-\u9fff]", zh + fix_zh), code
+
+
+def test_worked_example_in_the_guide_works(repo: Path, shop: Path) -> None:
+    """docs/editing-intents.md: its YAML files, added to a copy of the shop, lint clean and pass their dialogue."""
+    from click.testing import CliRunner
+
+    guide = (repo / "docs" / "editing-intents.md").read_text(encoding="utf-8")
+    written = []
+    for block in re.findall(r"```yaml\n(.*?)```", guide, re.S):
+        first = block.splitlines()[0]
+        if first.startswith("# ") and first.endswith(".yaml") and "/" in first:
+            target = shop / first[2:]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(block, encoding="utf-8")
+            written.append(first[2:])
+    assert ["intents/gift_wrap.yaml", "responses/gift_wrap.yaml", "tests/dialogues/gift_wrap.yaml"] == written
+    config = str(shop / "config.yaml")
+    lint = CliRunner().invoke(main, ["lint", str(shop)])
+    assert 0 == lint.exit_code, lint.output
+    test = CliRunner().invoke(
+        main, ["test", str(shop / "tests" / "dialogues" / "gift_wrap.yaml"), "--config", config]
+    )
+    assert 0 == test.exit_code, test.output
+    ask = CliRunner().invoke(main, ["ask", "能帮我包成礼盒吗 送朋友的", "--config", config, "--json"])
+    assert '"intent": "gift_wrap"' in ask.output

@@ -77,3 +77,15 @@ def test_worked_example_in_the_guide_works(repo: Path, shop: Path) -> None:
     assert 0 == test.exit_code, test.output
     ask = CliRunner().invoke(main, ["ask", "能帮我包成礼盒吗 送朋友的", "--config", config, "--json"])
     assert '"intent": "gift_wrap"' in ask.output
+
+
+def test_shipped_json_schemas_are_up_to_date(repo: Path, tmp_path: Path) -> None:
+    """docs/schema/*.json are what `bot schema` writes now: editors complete what the bot accepts."""
+    from click.testing import CliRunner
+
+    assert 0 == CliRunner().invoke(main, ["schema", str(tmp_path)]).exit_code
+    for fresh in sorted(tmp_path.glob("*.schema.json")):
+        shipped = repo / "docs" / "schema" / fresh.name
+        assert fresh.read_text(encoding="utf-8") == shipped.read_text(encoding="utf-8"), (
+            f"run: bot schema ({fresh.name})"
+        )

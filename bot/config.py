@@ -10,7 +10,7 @@ from types import MappingProxyType
 from bot import yamlfile
 from bot.model import Origin
 from bot.problems import LoadError, Problem, errors, problem
-from bot.schema import ConfigFile, validate
+from bot.schema import DAYS, ConfigFile, validate
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -25,6 +25,17 @@ class ServerSettings:
     cors_origins: tuple[str, ...]
     admin_token_env: str
     watch: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceSettings:
+    """When people answer: minutes after midnight and weekdays (0 = Monday), on the shop's clock."""
+
+    utc_offset_hours: float
+    open_minute: int
+    close_minute: int
+    days: frozenset[int]
+    welcome: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,6 +55,7 @@ class Settings:
     calm_phrases: tuple[str, ...]
     replies: Mapping[str, str]
     server: ServerSettings
+    service: ServiceSettings
 
 
 def load_settings(path: Path) -> Settings:
@@ -84,6 +96,13 @@ def read_settings(path: Path) -> tuple[Settings | None, list[Problem]]:
         anger_words=tuple(parsed.handoff.anger_words),
         calm_phrases=tuple(parsed.handoff.calm_phrases),
         replies=MappingProxyType(parsed.replies.model_dump()),
+        service=ServiceSettings(
+            utc_offset_hours=parsed.service.utc_offset,
+            open_minute=_minutes(parsed.service.open),
+            close_minute=_minutes(parsed.service.close),
+            days=frozenset(DAYS.index(d) for d in parsed.service.days),
+            welcome=parsed.service.welcome,
+        ),
         server=ServerSettings(
             host=parsed.server.host,
             port=parsed.server.port,
@@ -95,3 +114,8 @@ def read_settings(path: Path) -> tuple[Settings | None, list[Problem]]:
             watch=parsed.server.watch,
         ),
     ), problems
+
+
+def _minutes(hhmm: str) -> int:
+    hours, minutes = hhmm.split(":")
+    return int(hours) * 60 + int(minutes)

@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from bot import hours
 from bot.engine import Bot
 from bot.model import Action, HandoffReason, Reply, Session, Ticket, TurnRecord
 from bot.render import fill
@@ -79,8 +80,11 @@ class Conversations:
         held = self.store.open_ticket(session_id)
         ticket = None
         if held is not None:
+            service = bot.shop.settings.service
+            key = "holding" if hours.is_open(now, service) else "message_left"
+            values = {**bot.shop.values, "next_open": hours.next_open(now, service)}
             reply = Reply(
-                text=fill(bot.shop.settings.replies["holding"], bot.shop.values),
+                text=fill(bot.shop.settings.replies[key], values),
                 action=Action.HUMAN,
                 intent=None,
                 confidence=0.0,
@@ -115,6 +119,8 @@ class Conversations:
             shop_id=shop_id,
         )
         turn_id, ticket_id = self.store.record(record, after, ticket)
+        if held is not None and held.id is not None:
+            self.store.leave_message(held.id, message)
         saved = dataclasses.replace(ticket, id=ticket_id) if ticket is not None else None
         return TurnResult(reply=reply, turn_id=turn_id, ticket=saved)
 

@@ -114,11 +114,12 @@ def load(path: Path, shown: str) -> tuple[list[Dialogue], list[Problem]]:
 
 def _dialogue(shape: DialogueShape, node: Any, shown: str) -> Dialogue:
     turns_at = node.get("turns") if isinstance(node, yamlfile.YMap) else None
-    order = (
-        shape.overrides.context.order if shape.overrides.context and shape.overrides.context.order else None
-    )
+    given = shape.overrides.context
     context = {
-        f"order.{k}": str(v) for k, v in (order.model_dump() if order else {}).items() if v is not None
+        f"{part}.{k}": str(v)
+        for part in ("order", "product")
+        for k, v in (getattr(given, part).model_dump() if given and getattr(given, part) else {}).items()
+        if v is not None
     }
     now = datetime.fromisoformat(shape.overrides.now or DEFAULT_NOW).timestamp()
     return Dialogue(
@@ -196,7 +197,7 @@ def _compare(
         for piece in [wanted] if isinstance(wanted, str) else wanted:
             if piece not in reply.text:
                 out.append(Mismatch(field="reply_contains", expected=piece, actual=reply.text))
-    if "reply_matches" in expect and not re.search(expect["reply_matches"], reply.text):
+    if "reply_matches" in expect and not re.search(expect["reply_matches"], reply.text, re.S):
         out.append(Mismatch(field="reply_matches", expected=expect["reply_matches"], actual=reply.text))
     if "slots" in expect:
         for key, value in (expect["slots"] or {}).items():

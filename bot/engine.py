@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from bot import hours
 from bot.config import Settings, read_settings
 from bot.decide import Policy, decide
 from bot.handoff import AngerDetector
@@ -23,6 +24,7 @@ from bot.match import Compiled, ExampleEntry, Matcher, Phrase
 from bot.model import (
     Action,
     Decision,
+    Evidence,
     HandoffReason,
     Intent,
     IntentSet,
@@ -34,7 +36,7 @@ from bot.model import (
 )
 from bot.normalize import Normalizer
 from bot.problems import LoadError, Problem, errors, problem
-from bot.render import CONTEXT_VARIABLES, choose, fill, shop_values, usable, variables
+from bot.render import CONTEXT_VARIABLES, compose, fill, shop_values, variables
 from bot.responses import load_templates
 from bot.segment import Segmenter
 from bot.session import MemoryStore, SessionStore
@@ -195,6 +197,7 @@ class Bot:
         values = {
             **self.shop.values,
             **{k: str(v) for k, v in (context or {}).items() if v not in (None, "")},
+            "next_open": hours.next_open(at, self.shop.settings.service),
         }
         if not message.text:
             reply = Reply(
@@ -234,7 +237,20 @@ class Bot:
             handed_off=session.handed_off or decision.action is Action.HANDOFF,
             updated_at=at,
         )
-        text, variant = self._render(decision, session.key, turn, values)
+        service = self.shop.settings.service
+        text, variant, rule = compose(
+            decision, self.shop.intents.templates, self.shop.settings.replies, values, self.title,
+            session_id=session.key, turn=turn, today=hours.local(at, service).date(),
+        )  # fmt: skip
+        if decision.action is Action.HANDOFF and not hours.is_open(at, service):
+            text += "\n" + fill(self.shop.settings.replies["after_hours"], values)
+        if session.turns == 0 and service.welcome:
+            welcome = fill(service.welcome, values)
+            text = welcome if decision.intent_id == "greeting" else f"{welcome}\n{text}"
+        if rule is not None:
+            evidence += (
+                Evidence(kind="answer_rule", detail=rule.describe(), weight=1.0, origin=rule.origin),
+            )
         reply = Reply(
             text=text,
             variant=variant,
@@ -267,37 +283,13 @@ class Bot:
             return None
         return Decision(action=Action.ANSWER, intent_id=chosen, confidence=1.0)
 
-    def _render(
-        self, decision: Decision, session_id: str, turn: int, values: Mapping[str, str]
-    ) -> tuple[str, str | None]:
-        """The reply text, and the answer variant (as written in responses/) it was filled from."""
-        shop = self.shop
-        replies = shop.settings.replies
-        own_answer = decision.action is Action.ANSWER or decision.reason in (
-            HandoffReason.ASKED_FOR_PERSON,
-            HandoffReason.INTENT_FLAGGED,
-        )
-        template = shop.intents.templates.get(decision.intent_id or "")
-        if own_answer and template is not None:
-            variant = choose(usable(template.variants, values), session_id, turn)
-            return fill(variant, values), variant
-        if decision.action is Action.CLARIFY:
-            titles = [self.title(c.intent_id) for c in decision.alternatives[:2]]
-            key = "clarify" if len(titles) > 1 else "confirm"
-            return fill(replies[key], {**values, "first": titles[0], "second": titles[-1]}), None
-        if decision.reason is HandoffReason.ANGRY:
-            return fill(replies["angry"], values), None
-        if decision.reason is HandoffReason.LOW_CONFIDENCE:
-            return fill(replies["low_confidence"], values), None
-        return fill(replies["handoff"], values), None
-
     def title(self, intent_id: str) -> str:
         return self.shop.intents.intent(intent_id).title
 
 
 def _check_replies(settings: Settings, shown: str, defined: set[str]) -> list[Problem]:
     problems = []
-    allowed = defined | {"first", "second"}
+    allowed = defined | {"first", "second", "next_open"}
     for key, text in settings.replies.items():
         names, bad = variables(text)
         where = Origin(file=shown)

@@ -65,8 +65,16 @@ class Order(_Body):
     tracking_no: str | None = Field(default=None, max_length=64)
 
 
+class Product(_Body):
+    category: str | None = Field(
+        default=None, max_length=64, description="e.g. dress, shoes: picks size charts and answers"
+    )
+    name: str | None = Field(default=None, max_length=128)
+
+
 class Context(_Body):
     order: Order | None = None
+    product: Product | None = None
 
 
 class ChatRequest(_Body):
@@ -133,6 +141,7 @@ class TicketOut(BaseModel):
     claimed_by: str | None
     closed_at: float | None
     note: str | None
+    left_messages: list[str]
     transcript: list[TurnOut]
 
 
@@ -305,8 +314,7 @@ def create_app(
                 422, "bad-characters", "消息里有不可见的控制字符。", "The message contains NUL characters."
             )
         started = time.perf_counter()
-        order = body.context.order if body.context and body.context.order else None
-        context = {f"order.{k}": v for k, v in (order.model_dump() if order else {}).items() if v}
+        context = _flat_context(body.context)
         result = conversations.turn(body.session_id, body.message, body.buyer_id, body.shop_id, context)
         reply = result.reply
         metrics.replies.labels(reply.action.value, reply.intent or "-").inc()
@@ -439,6 +447,15 @@ def create_app(
     return app
 
 
+def _flat_context(context: Context | None) -> dict[str, str]:
+    """{"order": {"courier": "中通"}} → {"order.courier": "中通"}: the names answers and conditions use."""
+    flat: dict[str, str] = {}
+    for part in ("order", "product"):
+        shape = getattr(context, part, None) if context else None
+        flat |= {f"{part}.{k}": v for k, v in (shape.model_dump() if shape else {}).items() if v}
+    return flat
+
+
 def _turn(t: TurnRecord) -> TurnOut:
     return TurnOut(
         turn=t.turn,
@@ -464,6 +481,7 @@ def _ticket(t: Ticket, transcript: list[TurnRecord]) -> TicketOut:
         claimed_by=t.claimed_by,
         closed_at=t.closed_at,
         note=t.note,
+        left_messages=list(t.left_messages),
         transcript=[_turn(x) for x in transcript],
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from types import MappingProxyType
 
 
@@ -90,13 +91,44 @@ class Intent:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AnswerRule:
+    """Answers used instead of the plain ones while the caller's context matches and the date is valid."""
+
+    when: Mapping[str, frozenset[str]]
+    valid: tuple[date, date] | None
+    variants: tuple[str, ...]
+    origin: Origin
+
+    def holds(self, values: Mapping[str, str], today: date) -> bool:
+        if self.valid is not None and not self.valid[0] <= today <= self.valid[1]:
+            return False
+        return all(values.get(name) in allowed for name, allowed in self.when.items())
+
+    def describe(self) -> str:
+        parts = [f"{k}={'|'.join(sorted(v))}" for k, v in self.when.items()]
+        if self.valid is not None:
+            parts.append(f"valid {self.valid[0]}..{self.valid[1]}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Template:
-    """The answer variants (话术) of one intent and the variables they use."""
+    """The answer variants (话术) of one intent, its conditional answers and the variables they use."""
 
     intent_id: str
     variants: tuple[str, ...]
     variables: frozenset[str]
     origin: Origin
+    rules: tuple[AnswerRule, ...] = ()
+
+    def answers_for(
+        self, values: Mapping[str, str], today: date
+    ) -> tuple[tuple[str, ...], AnswerRule | None]:
+        """The variants to choose from: those of the first rule that holds, else the plain ones."""
+        for rule in self.rules:
+            if rule.holds(values, today):
+                return rule.variants, rule
+        return self.variants, None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -246,3 +278,4 @@ class Ticket:
     claimed_at: float | None = None
     closed_at: float | None = None
     note: str | None = None
+    left_messages: tuple[str, ...] = ()  # what the buyer wrote while waiting for a person

@@ -219,6 +219,20 @@ CATALOGUE: dict[str, tuple[Severity, str, str, str, str]] = {
         'Counter-example {index} "{text}" is nearly the same as the example "{example}" ({where}) and vetoes it.',
         "delete one of them or make the counter-example more specific.",
     ),
+    "unknown-condition": (
+        Severity.ERROR,
+        "条件里的 {name} 不是调用方会传来的信息，这个条件永远不成立。{hint}",
+        "条件只能用：{allowed}。",
+        "The condition names {name}, which callers never pass; it can never hold.{hint_en}",
+        "conditions may use: {allowed}.",
+    ),
+    "bad-valid-window": (
+        Severity.ERROR,
+        "有效期 {value} 写得不对。",
+        "写成 开始日期..结束日期，例如 2026-11-01..2026-11-11（两天都包含在内）。",
+        "The validity window {value} is not valid.",
+        "write start..end, e.g. 2026-11-01..2026-11-11 (both days included).",
+    ),
     "unsafe-template": (
         Severity.ERROR,
         "回复里的 {{{name}}} 不是合法的变量写法。",

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+
+from bot.model import Action, AnswerRule, Decision, HandoffReason, Template
 
 # What a caller may pass as context (HTTP `context.order`), usable in answer variants as {order.xxx}.
 CONTEXT_VARIABLES = frozenset(
-    f"order.{name}" for name in ("id", "status", "paid_at", "shipped_at", "courier", "tracking_no")
+    [f"order.{name}" for name in ("id", "status", "paid_at", "shipped_at", "courier", "tracking_no")]
+    + [f"product.{name}" for name in ("category", "name")]
 )
 
 _FIELD = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
@@ -76,3 +80,35 @@ def shop_values(shop: Mapping[str, object]) -> dict[str, str]:
         else:
             out[f"shop.{key}"] = str(value)
     return out
+
+
+def compose(
+    decision: Decision,
+    templates: Mapping[str, Template],
+    replies: Mapping[str, str],
+    values: Mapping[str, str],
+    title: Callable[[str], str],
+    *,
+    session_id: str,
+    turn: int,
+    today: date,
+) -> tuple[str, str | None, AnswerRule | None]:
+    """The reply text for a decision, the answer variant it was filled from (as written in responses/),
+    and the conditional rule that chose the variants, if one did."""
+    own_answer = decision.action is Action.ANSWER or decision.reason in (
+        HandoffReason.ASKED_FOR_PERSON,
+        HandoffReason.INTENT_FLAGGED,
+    )
+    template = templates.get(decision.intent_id or "")
+    if own_answer and template is not None:
+        variants, rule = template.answers_for(values, today)
+        variant = choose(usable(variants, values), session_id, turn)
+        return fill(variant, values), variant, rule
+    if decision.action is Action.CLARIFY:
+        titles = [title(c.intent_id) for c in decision.alternatives[:2]]
+        key = "clarify" if len(titles) > 1 else "confirm"
+        return fill(replies[key], {**values, "first": titles[0], "second": titles[-1]}), None, None
+    key = {HandoffReason.ANGRY: "angry", HandoffReason.LOW_CONFIDENCE: "low_confidence"}.get(
+        decision.reason or HandoffReason.EMPTY, "handoff"
+    )
+    return fill(replies[key], values), None, None

@@ -55,6 +55,7 @@ def explain(reply: Reply, title: Callable[[str], str]) -> str:
             "negative": "否定词",
             "example": "最像的问法",
             "counter_example": "反例",
+            "answer_rule": "条件回复",
         }
         for e in reply.evidence:
             where = f"  ({e.origin})" if e.origin else ""

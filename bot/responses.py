@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Collection
+from datetime import date
 from pathlib import Path
+from types import MappingProxyType
 
 from bot import yamlfile
-from bot.model import Origin, Template
+from bot.model import AnswerRule, Origin, Template
 from bot.problems import Problem, errors, problem
 from bot.render import variables
 from bot.schema import ResponseFile, validate
@@ -40,40 +42,78 @@ def load_template(
     problems += shape_problems
     if parsed is None or not isinstance(document, yamlfile.YMap):
         return None, problems
-    answers_at = document.get("answers")
-    used: set[str] = set()
     known = set(defined) | set(context)
-    plain = False
-    for i, answer in enumerate(parsed.answers):
-        where = (
-            yamlfile.origin_of(answers_at, i)
-            if isinstance(answers_at, yamlfile.YList)
-            else Origin(file=shown)
-        )
-        names, bad = variables(answer)
-        for name in bad:
-            problems.append(problem("unsafe-template", where, name=name))
-        plain = plain or not any(name in context for name in names)
-        for name in names:
-            if name not in known:
-                close = difflib.get_close_matches(name, list(known), n=1)
-                problems.append(
-                    problem(
-                        "unknown-variable",
-                        where,
-                        name=name,
-                        allowed=", ".join(sorted(known)),
-                        hint=f"是不是想写 {{{close[0]}}}？" if close else "",
-                        hint_en=f" Did you mean {{{close[0]}}}?" if close else "",
-                    )
-                )
-        used.update(names)
+    found, used, plain = _check_answers(parsed.answers, document.get("answers"), shown, known, context)
+    problems += found
     if not plain:
         problems.append(problem("no-plain-answer", yamlfile.origin_of(document, "answers")))
+    rules = []
+    rules_at = document.get("conditional")
+    for i, shape in enumerate(parsed.conditional):
+        node = rules_at[i] if isinstance(rules_at, yamlfile.YList) else None
+        where = yamlfile.origin_of(rules_at, i, Origin(file=shown))
+        answers_at = node.get("answers") if isinstance(node, yamlfile.YMap) else None
+        found, names, _ = _check_answers(shape.answers, answers_at, shown, known, context)
+        problems += found
+        used |= names
+        for name in shape.when:
+            if name not in context:
+                close = difflib.get_close_matches(name, sorted(context), n=1)
+                problems.append(problem(
+                    "unknown-condition", yamlfile.origin_of(node, "when", where), name=name,
+                    allowed=", ".join(sorted(context)),
+                    hint=f"是不是想写 {close[0]}？" if close else "", hint_en=f" Did you mean {close[0]}?" if close else "",
+                ))  # fmt: skip
+        window = None
+        if shape.valid is not None:
+            window = _window(shape.valid)
+            if window is None:
+                problems.append(
+                    problem("bad-valid-window", yamlfile.origin_of(node, "valid", where), value=shape.valid)
+                )
+        when = {k: frozenset([v] if isinstance(v, str) else v) for k, v in shape.when.items()}
+        rules.append(
+            AnswerRule(when=MappingProxyType(when), valid=window, variants=tuple(shape.answers), origin=where)
+        )
     template = Template(
         intent_id=parsed.intent,
         variants=tuple(parsed.answers),
         variables=frozenset(used),
         origin=yamlfile.origin_of(document, "intent"),
+        rules=tuple(rules),
     )
     return template, problems
+
+
+def _check_answers(
+    answers: list[str], answers_at: object, shown: str, known: set[str], context: Collection[str]
+) -> tuple[list[Problem], set[str], bool]:
+    """Problems of a list of answer variants, the variables they use, and whether one needs no context."""
+    problems: list[Problem] = []
+    used: set[str] = set()
+    plain = False
+    for i, answer in enumerate(answers):
+        where = yamlfile.origin_of(answers_at, i, Origin(file=shown))
+        names, bad = variables(answer)
+        problems += [problem("unsafe-template", where, name=name) for name in bad]
+        plain = plain or not any(name in context for name in names)
+        for name in names:
+            if name not in known:
+                close = difflib.get_close_matches(name, list(known), n=1)
+                problems.append(problem(
+                    "unknown-variable", where, name=name, allowed=", ".join(sorted(known)),
+                    hint=f"是不是想写 {{{close[0]}}}？" if close else "",
+                    hint_en=f" Did you mean {{{close[0]}}}?" if close else "",
+                ))  # fmt: skip
+        used.update(names)
+    return problems, used, plain
+
+
+def _window(text: str) -> tuple[date, date] | None:
+    """'2026-11-01..2026-11-11' → the two dates, both included; None if it is not such a window."""
+    start, sep, end = text.partition("..")
+    try:
+        window = (date.fromisoformat(start.strip()), date.fromisoformat(end.strip()))
+    except ValueError:
+        return None
+    return window if sep and window[0] <= window[1] else None

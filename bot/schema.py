@@ -61,12 +61,27 @@ class IntentFile(_Shape):
         return value
 
 
+class AnswerRuleShape(_Shape):
+    when: dict[str, str | list[str]] = Field(
+        default_factory=dict,
+        description="conditions on what the caller passed: order.status: shipped, product.category: [dress, skirt]",
+    )
+    valid: str | None = Field(
+        default=None, description="dates the rule is valid, e.g. 2026-11-01..2026-11-11"
+    )
+    answers: list[str] = Field(min_length=1)
+
+
 class ResponseFile(_Shape):
     """responses/<id>.yaml: what the bot answers for one intent."""
 
     intent: str
     answers: list[str] = Field(
         min_length=1, description="answer variants (话术); {shop.xxx} fills in shop facts"
+    )
+    conditional: list[AnswerRuleShape] = Field(
+        default_factory=list,
+        description="answers used instead of the plain ones when their conditions hold; the first that holds wins",
     )
 
 
@@ -99,8 +114,34 @@ class Replies(_Shape):
     handoff: str = "亲，这个问题小二马上请人工客服来为您处理，请稍等哦~"
     low_confidence: str = "亲，这个问题小二没太看明白，已经为您转接人工客服，请稍等~"
     angry: str = "非常抱歉给您带来不好的体验，您的心情我们完全理解，这件事我们一定负责到底。已为您优先转接人工客服，马上为您处理！"
+    after_hours: str = (
+        "现在是人工客服下班时间，客服{next_open}上线。请先留言说明您的问题，客服上线后第一时间回复您~"
+    )
+    message_left: str = "收到您的留言啦~ 客服{next_open}上线后第一时间处理，请耐心等待哦。"
     holding: str = "亲，人工客服正在为您处理，请稍候~ 您可以继续留言，客服会一并查看。"
     empty: str = "亲，您好像没有输入内容哦~ 有什么可以帮您的吗？"
+
+
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Service(_Shape):
+    """When people answer, and what the bot says on a buyer's first message."""
+
+    utc_offset: float = Field(
+        default=8, ge=-12, le=14, description="hours from UTC of the shop's clock (China: 8)"
+    )
+    open: str = Field(
+        default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="人工客服上线时间 HH:MM"
+    )
+    close: str = Field(
+        default="23:00", pattern=r"^([01]\d|2[0-4]):[0-5]\d$", description="人工客服下线时间 HH:MM"
+    )
+    days: list[Day] = Field(default_factory=lambda: list(DAYS), description="days people answer")
+    welcome: str = Field(
+        default="", description="said before the first reply of a conversation; empty: nothing"
+    )
 
 
 class Server(_Shape):
@@ -131,6 +172,7 @@ class ConfigFile(_Shape):
     language: Language = Language()
     handoff: HandoffRules = HandoffRules()
     replies: Replies = Replies()
+    service: Service = Service()
     server: Server = Server()
 
 
@@ -143,8 +185,14 @@ class OrderShape(_Shape):
     tracking_no: str | None = None
 
 
+class ProductShape(_Shape):
+    category: str | None = None
+    name: str | None = None
+
+
 class ContextShape(_Shape):
     order: OrderShape | None = None
+    product: ProductShape | None = None
 
 
 class Overrides(_Shape):
@@ -166,7 +214,9 @@ class TurnShape(_Shape):
     intent: str | None = Field(default=None, description="expected intent id (null: no intent)")
     action: Literal["answer", "clarify", "handoff", "human"] | None = None
     reply_contains: str | list[str] | None = Field(default=None, description="text(s) the reply must contain")
-    reply_matches: str | None = Field(default=None, description="a regular expression the reply must match")
+    reply_matches: str | None = Field(
+        default=None, description="a regular expression searched in the reply (. matches line breaks too)"
+    )
     slots: dict[str, str] | None = Field(default=None, description="session slots expected after the turn")
     handoff_reason: str | None = Field(default=None, description="asked_for_person, angry, low_confidence, …")
     priority: Literal["high", "normal"] | None = Field(

@@ -165,3 +165,17 @@ def test_two_files_for_one_intent(shop: Path) -> None:
 def test_non_utf8_shop_file(shop: Path) -> None:
     (shop / "intents" / "greeting.yaml").write_bytes("id: greeting\ntitle: 问候\n".encode("gbk"))
     assert "file-not-utf8" in [p.code for p in load_problems(shop)]
+
+
+def test_condition_on_an_unknown_field_and_a_bad_window(shop: Path) -> None:
+    path = shop / "responses" / "promotion.yaml"
+    text = path.read_text(encoding="utf-8")
+    text = text.replace(
+        "  - valid: 2026-11-01..2026-11-11",
+        "  - valid: 2026-11-11..2026-11-01\n    when: {order.state: paid}",
+    )
+    path.write_text(text, encoding="utf-8")
+    problems = {p.code: p for p in load_problems(shop)}
+    assert {"unknown-condition", "bad-valid-window"} == set(problems)
+    assert "是不是想写 order.status" in problems["unknown-condition"].message_zh
+    assert problems["bad-valid-window"].origin.file == "responses/promotion.yaml"

@@ -40,6 +40,9 @@ class Store(Protocol):
     def close(self, ticket_id: int, at: float, note: str | None = None) -> Ticket:
         """Close a ticket; the bot answers the session again. KeyError if unknown."""
 
+    def leave_message(self, ticket_id: int, text: str) -> None:
+        """Add what the buyer wrote while waiting to the ticket, for the agent."""
+
     def ping(self) -> None:
         """Raise if the store cannot be written."""
 

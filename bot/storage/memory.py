@@ -70,5 +70,12 @@ class MemoryStore:
             )
             return self._tickets[ticket_id]
 
+    def leave_message(self, ticket_id: int, text: str) -> None:
+        with self._lock:
+            ticket = self._tickets[ticket_id]
+            self._tickets[ticket_id] = dataclasses.replace(
+                ticket, left_messages=(*ticket.left_messages, text)
+            )
+
     def ping(self) -> None:
         return None

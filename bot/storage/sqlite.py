@@ -52,7 +52,8 @@ CREATE TABLE IF NOT EXISTS tickets (
     claimed_by TEXT,
     claimed_at REAL,
     closed_at REAL,
-    note TEXT
+    note TEXT,
+    left_messages TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS tickets_by_session ON tickets (session_id, status);
 CREATE INDEX IF NOT EXISTS tickets_by_status ON tickets (status, created_at);
@@ -67,6 +68,9 @@ class SQLiteStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connection() as db:
             db.executescript(_SCHEMA)
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(tickets)")}
+            if "left_messages" not in columns:  # a database from before messages were kept
+                db.execute("ALTER TABLE tickets ADD COLUMN left_messages TEXT NOT NULL DEFAULT '[]'")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
@@ -187,6 +191,17 @@ class SQLiteStore:
             raise KeyError(ticket_id)
         return ticket
 
+    def leave_message(self, ticket_id: int, text: str) -> None:
+        with self._transaction() as db:
+            row = db.execute("SELECT left_messages FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+            if row is None:
+                raise KeyError(ticket_id)
+            left = [*json.loads(row["left_messages"]), text]
+            db.execute(
+                "UPDATE tickets SET left_messages = ? WHERE id = ?",
+                (json.dumps(left, ensure_ascii=False), ticket_id),
+            )
+
     def ping(self) -> None:
         with self._connection() as db:
             db.execute("BEGIN IMMEDIATE")  # takes the write lock: fails when the file is not writable
@@ -246,4 +261,5 @@ def _ticket(row: sqlite3.Row) -> Ticket:
         claimed_at=row["claimed_at"],
         closed_at=row["closed_at"],
         note=row["note"],
+        left_messages=tuple(json.loads(row["left_messages"])),
     )

@@ -39,6 +39,13 @@ class ServiceSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SizeBand:
+    size: str
+    height: tuple[int, int]
+    weight: tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """Everything config.yaml says, resolved against the folder it lives in."""
 
@@ -56,6 +63,9 @@ class Settings:
     replies: Mapping[str, str]
     server: ServerSettings
     service: ServiceSettings
+    size_charts: Mapping[str, tuple[SizeBand, ...]]
+    default_chart: str
+    chart_for_category: Mapping[str, str]
 
 
 def load_settings(path: Path) -> Settings:
@@ -82,6 +92,15 @@ def read_settings(path: Path) -> tuple[Settings | None, list[Problem]]:
             where = yamlfile.origin_of(document, "thresholds")
         problems.append(problem("thresholds-order", where, low=t.handoff_below, high=t.answer_at))
         return None, problems
+    charts = parsed.sizing.charts
+    names = [parsed.sizing.default_chart] if parsed.sizing.default_chart else []
+    for name in [*names, *parsed.sizing.categories.values()]:
+        if name not in charts:
+            sizing_at = document.get("sizing") if isinstance(document, yamlfile.YMap) else None
+            where = yamlfile.origin_of(sizing_at, "default_chart", Origin(file=shown))
+            problems.append(problem("unknown-size-chart", where, name=name, allowed=", ".join(charts) or "-"))
+    if errors(problems):
+        return None, problems
     root = path.resolve().parent
     return Settings(
         root=root,
@@ -96,6 +115,16 @@ def read_settings(path: Path) -> tuple[Settings | None, list[Problem]]:
         anger_words=tuple(parsed.handoff.anger_words),
         calm_phrases=tuple(parsed.handoff.calm_phrases),
         replies=MappingProxyType(parsed.replies.model_dump()),
+        size_charts=MappingProxyType(
+            {
+                name: tuple(
+                    SizeBand(size=r.size, height=_range(r.height), weight=_range(r.weight)) for r in rows
+                )
+                for name, rows in parsed.sizing.charts.items()
+            }
+        ),
+        default_chart=parsed.sizing.default_chart,
+        chart_for_category=MappingProxyType(dict(parsed.sizing.categories)),
         service=ServiceSettings(
             utc_offset_hours=parsed.service.utc_offset,
             open_minute=_minutes(parsed.service.open),
@@ -119,3 +148,8 @@ def read_settings(path: Path) -> tuple[Settings | None, list[Problem]]:
 def _minutes(hhmm: str) -> int:
     hours, minutes = hhmm.split(":")
     return int(hours) * 60 + int(minutes)
+
+
+def _range(text: str) -> tuple[int, int]:
+    low, high = text.split("-")
+    return int(low), int(high)

@@ -104,6 +104,7 @@ class Conversations:
                     reason=reply.reason,
                     priority=priority(reply),
                     created_at=now,
+                    order_number=after.slots.get("order_number"),
                 )
         record = TurnRecord(
             session_id=session_id,

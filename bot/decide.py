@@ -19,6 +19,22 @@ _YIELD_TO = 0.35
 _CALIBRATION_POWER = 0.75
 
 
+# A short fragment after an answer ("多久", "M码呢") is answered with the previous intent, unless
+# its own evidence for another intent reaches this confidence ("那发票呢" switches topic).
+FOLLOW_UP_SWITCH = 0.85
+# The confidence given to such a follow-up: the previous turn settled the topic.
+FOLLOW_UP_CONFIDENCE = 0.8
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Signals:
+    """What the engine noticed about a message besides its matches."""
+
+    angry: bool = False
+    fragment: bool = False  # short, or starting with 那: may lean on the previous turn
+    not_helpful: bool = False  # "还是不行", "没用" right after an answer
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Policy:
     answer_at: float
@@ -51,41 +67,37 @@ def confidence(ranked: Sequence[Match]) -> float:
     return round(float(raw**_CALIBRATION_POWER), 4)
 
 
-def decide(matches: Sequence[Match], angry: bool, session: Session, policy: Policy) -> Decision:
+def decide(matches: Sequence[Match], signals: Signals, session: Session, policy: Policy) -> Decision:
     ranked = rank(matches)
     conf = confidence(ranked)
     top = tuple(Candidate(intent_id=m.intent_id, score=m.score) for m in ranked[:3])
     # Below handoff_below nothing was recognised: the guesses stay in `alternatives` only.
     best = ranked[0].intent_id if ranked and conf >= policy.handoff_below else None
-    if angry:
-        return Decision(
-            action=Action.HANDOFF,
-            intent_id=best,
-            confidence=conf,
-            alternatives=top,
-            reason=HandoffReason.ANGRY,
-        )
+    previous = session.last_intent
+    if signals.angry:
+        return Decision(action=Action.HANDOFF, intent_id=best, confidence=conf, alternatives=top,
+                        reason=HandoffReason.ANGRY)  # fmt: skip
+    if signals.not_helpful and previous is not None:
+        if session.misses + 1 >= policy.misses_before_handoff:
+            return Decision(action=Action.HANDOFF, intent_id=previous, confidence=0.0, alternatives=top,
+                            reason=HandoffReason.REPEATED_MISSES)  # fmt: skip
+        return Decision(action=Action.CLARIFY, intent_id=previous, confidence=0.0, prompt="not_helpful")
     if best in policy.handoff_intents and conf >= policy.handoff_below:
         reason = HandoffReason.ASKED_FOR_PERSON if best == "human" else HandoffReason.INTENT_FLAGGED
         return Decision(
             action=Action.HANDOFF, intent_id=best, confidence=conf, alternatives=top, reason=reason
         )
+    glue = bool(ranked) and ranked[0].secondary and conf >= policy.handoff_below
+    if signals.fragment and previous is not None and conf < FOLLOW_UP_SWITCH and not glue:
+        # "那退货呢" switches topic with its own evidence; "多久" / "M码呢" leans on the last answer.
+        return Decision(action=Action.ANSWER, intent_id=previous, confidence=FOLLOW_UP_CONFIDENCE,
+                        alternatives=top, follow_up=True)  # fmt: skip
     if conf >= policy.answer_at:
         return Decision(action=Action.ANSWER, intent_id=best, confidence=conf, alternatives=top)
     if session.misses + 1 >= policy.misses_before_handoff:
-        return Decision(
-            action=Action.HANDOFF,
-            intent_id=best,
-            confidence=conf,
-            alternatives=top,
-            reason=HandoffReason.REPEATED_MISSES,
-        )
+        return Decision(action=Action.HANDOFF, intent_id=best, confidence=conf, alternatives=top,
+                        reason=HandoffReason.REPEATED_MISSES)  # fmt: skip
     if conf >= policy.handoff_below:
         return Decision(action=Action.CLARIFY, intent_id=best, confidence=conf, alternatives=top)
-    return Decision(
-        action=Action.HANDOFF,
-        intent_id=best,
-        confidence=conf,
-        alternatives=top,
-        reason=HandoffReason.LOW_CONFIDENCE,
-    )
+    return Decision(action=Action.HANDOFF, intent_id=best, confidence=conf, alternatives=top,
+                    reason=HandoffReason.LOW_CONFIDENCE)  # fmt: skip

@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from bot import hours
-from bot.config import Settings, read_settings
-from bot.decide import Policy, decide
+from bot import extract, hours
+from bot.config import Settings, SizeBand, read_settings
+from bot.decide import Policy, Signals, decide
 from bot.handoff import AngerDetector
 from bot.index import Index
 from bot.intents import load_intents
@@ -40,9 +40,22 @@ from bot.render import CONTEXT_VARIABLES, compose, fill, shop_values, variables
 from bot.responses import load_templates
 from bot.segment import Segmenter
 from bot.session import MemoryStore, SessionStore
+from bot.sizing import size_reply
 
 # Messages longer than this are cut before matching: no question needs more, and cost stays bounded.
 MAX_MATCH_CHARS = 1000
+# A message this short may lean on the previous turn ("多久", "M码呢").
+FRAGMENT_CHARS = 8
+# Answers about one order: without the order in the context, the bot asks for its number.
+ORDER_INTENTS = frozenset({"shipping_time", "logistics"})
+# Slots kept across turns; others (choices, what the bot asked for) last one turn.
+DURABLE_SLOTS = frozenset({"height_cm", "weight_kg", "size", "order_number"})
+# A bare "65kg" right after the bot asked for the weight.
+SLOT_ANSWER_CONFIDENCE = 0.95
+# Names the fixed replies of config.yaml may use besides {shop.xxx}.
+REPLY_VARIABLES = frozenset(
+    {"first", "second", "next_open", "order_number", "height", "weight_jin", "size", "looser", "tighter"}
+)
 
 
 def builtin_lexicon() -> dict[str, Any]:
@@ -65,6 +78,7 @@ class Shop:
     anger: AngerDetector
     policy: Policy
     values: Mapping[str, str]
+    not_helpful: tuple[str, ...]
 
 
 def load_shop(config_path: Path) -> tuple[Shop | None, list[Problem]]:
@@ -146,6 +160,7 @@ def load_shop(config_path: Path) -> tuple[Shop | None, list[Problem]]:
             handoff_intents=frozenset(i.id for i in intents if i.handoff),
         ),
         values=MappingProxyType(values),
+        not_helpful=tuple(lexicon["not_helpful"]),
     )
     return shop, problems
 
@@ -189,70 +204,115 @@ class Bot:
     ) -> tuple[Reply, Session]:
         """One turn: the reply to `text` and the session as it stands after it. Pure: stores nothing.
 
-        `context` holds what the caller knows, as flat names (`order.courier`, `order.tracking_no`);
-        answer variants that use such a name are chosen only when the caller gave it."""
+        `context` holds what the caller knows, as flat names (`order.courier`, `product.category`);
+        answers that use such a name, or are conditioned on it, are chosen only when the caller gave it."""
         turn = session.turns + 1
         at = time.time() if now is None else now
+        settings = self.shop.settings
         message, matches, anger = self.understand(text)
         values = {
             **self.shop.values,
             **{k: str(v) for k, v in (context or {}).items() if v not in (None, "")},
-            "next_open": hours.next_open(at, self.shop.settings.service),
+            "next_open": hours.next_open(at, settings.service),
         }
         if not message.text:
-            reply = Reply(
-                text=fill(self.shop.settings.replies["empty"], values),
-                action=Action.CLARIFY,
-                intent=None,
-                confidence=0.0,
-                reason=None,
-                session_id=session.key,
-                turn=turn,
-            )
+            reply = Reply(text=fill(settings.replies["empty"], values), action=Action.CLARIFY, intent=None,
+                          confidence=0.0, reason=None, session_id=session.key, turn=turn)  # fmt: skip
             return reply, dataclasses.replace(session, turns=turn, updated_at=at)
-        decision = self._chosen(session, message.text) or decide(
-            matches, anger is not None, session, self.shop.policy
+
+        slots = {k: v for k, v in session.slots.items() if k in DURABLE_SLOTS}
+        pending = session.slots.get("pending")
+        offered = {v for k, v in session.slots.items() if k.startswith("choice.")}
+        measured = extract.body(
+            message.text, expecting_height=pending in ("height", "size") or "sizing" in offered
         )
+        numbers = extract.order_numbers(message.text) + extract.tracking_numbers(message.text)
+        if numbers:
+            slots["order_number"] = numbers[0]
+        signals = Signals(
+            angry=anger is not None,
+            fragment=len(message.text) <= FRAGMENT_CHARS or message.text.startswith("那"),
+            not_helpful=session.slots.get("answered_turn") == str(session.turns)
+            and any(p in message.text for p in self.shop.not_helpful),
+        )
+        decision = (
+            self._chosen(session, message.text, matches, measured)
+            or _slot_answer(pending, measured, bool(numbers), matches, session)
+            or decide(matches, signals, session, self.shop.policy)
+        )
+        transient: dict[str, str] = {}
+        extra = ""
+        if (
+            decision.action is Action.ANSWER
+            and decision.intent_id in ORDER_INTENTS
+            and "order.status" not in values
+        ):
+            if "order_number" in slots:  # the bot cannot look an order up: a person does, with the number
+                decision = dataclasses.replace(
+                    decision, action=Action.HANDOFF, reason=HandoffReason.ORDER_LOOKUP
+                )
+            else:
+                transient["pending"] = "order"
+                extra = fill(settings.replies["ask_order"], values)
+        sized = None
+        if decision.action is Action.ANSWER and decision.intent_id == "sizing":
+            if measured.height_cm:
+                slots["height_cm"] = str(measured.height_cm)
+            if measured.weight_kg:
+                slots["weight_kg"] = f"{measured.weight_kg:g}"
+            chart = self._chart(values)
+            sized, wanted = size_reply(slots, chart, settings.replies, values)
+            if wanted:
+                transient["pending"] = wanted
+
         evidence = tuple(e for m in matches if m.intent_id == decision.intent_id for e in m.evidence)
-        vetoes = tuple(
+        evidence += tuple(
             dataclasses.replace(e, detail=f"{m.intent_id}: {e.detail}")
             for m in matches
             if m.vetoed and m.intent_id != decision.intent_id
             for e in m.evidence
             if e.weight < 0
         )
+        if decision.follow_up:
+            evidence += (Evidence(kind="follow_up", detail=f"接着上一轮 {decision.intent_id}", weight=1.0),)
+        values |= {"order_number": slots.get("order_number", "")}
+        reply_text, variant, rule = compose(
+            decision, self.shop.intents.templates, settings.replies, values, self.title,
+            session_id=session.key, turn=turn, today=hours.local(at, settings.service).date(),
+        )  # fmt: skip
+        if sized is not None:
+            reply_text, variant = sized, None
+        if extra:
+            reply_text += "\n" + extra
+        if decision.action is Action.HANDOFF and not hours.is_open(at, settings.service):
+            reply_text += "\n" + fill(settings.replies["after_hours"], values)
+        if session.turns == 0 and settings.service.welcome:
+            welcome = fill(settings.service.welcome, values)
+            reply_text = welcome if decision.intent_id == "greeting" else f"{welcome}\n{reply_text}"
+        if rule is not None:
+            evidence += (
+                Evidence(kind="answer_rule", detail=rule.describe(), weight=1.0, origin=rule.origin),
+            )
+
         missed = decision.action is Action.CLARIFY or decision.reason in (
             HandoffReason.LOW_CONFIDENCE,
             HandoffReason.REPEATED_MISSES,
         )
-        options = (
-            [c.intent_id for c in decision.alternatives[:2]] if decision.action is Action.CLARIFY else []
-        )
+        if decision.action is Action.CLARIFY:
+            transient |= {f"choice.{i}": c.intent_id for i, c in enumerate(decision.alternatives[:2], 1)}
+        if decision.action is Action.ANSWER or decision.prompt == "not_helpful":
+            transient["answered_turn"] = str(turn)  # "还是不行" next turn refers to this attempt
         after = dataclasses.replace(
             session,
             turns=turn,
             last_intent=decision.intent_id if decision.action is Action.ANSWER else session.last_intent,
             misses=0 if not missed or decision.action is Action.HANDOFF else session.misses + 1,
-            slots=MappingProxyType({f"choice.{i}": intent for i, intent in enumerate(options, 1)}),
+            slots=MappingProxyType(slots | transient),
             handed_off=session.handed_off or decision.action is Action.HANDOFF,
             updated_at=at,
         )
-        service = self.shop.settings.service
-        text, variant, rule = compose(
-            decision, self.shop.intents.templates, self.shop.settings.replies, values, self.title,
-            session_id=session.key, turn=turn, today=hours.local(at, service).date(),
-        )  # fmt: skip
-        if decision.action is Action.HANDOFF and not hours.is_open(at, service):
-            text += "\n" + fill(self.shop.settings.replies["after_hours"], values)
-        if session.turns == 0 and service.welcome:
-            welcome = fill(service.welcome, values)
-            text = welcome if decision.intent_id == "greeting" else f"{welcome}\n{text}"
-        if rule is not None:
-            evidence += (
-                Evidence(kind="answer_rule", detail=rule.describe(), weight=1.0, origin=rule.origin),
-            )
         reply = Reply(
-            text=text,
+            text=reply_text,
             variant=variant,
             action=decision.action,
             intent=decision.intent_id,
@@ -263,22 +323,39 @@ class Bot:
             candidates=decision.alternatives,
             tokens=message.words,
             normalized=message.text,
-            evidence=evidence + vetoes,
+            evidence=evidence,
             anger=anger.intensity if anger else 0,
         )
         return reply, after
 
-    def _chosen(self, session: Session, text: str) -> Decision | None:
-        """The buyer's answer to the last clarifying question: "1", "第二个", or an intent's title."""
-        options = {key: value for key, value in session.slots.items() if key.startswith("choice.")}
+    def _chart(self, values: Mapping[str, str]) -> tuple[SizeBand, ...]:
+        """The size chart for the caller's product category, else the shop's default chart."""
+        settings = self.shop.settings
+        category = values.get("product.category", "")
+        name = settings.chart_for_category.get(category) or (
+            category if category in settings.size_charts else ""
+        )
+        return settings.size_charts.get(name or settings.default_chart, ())
+
+    def _chosen(
+        self, session: Session, text: str, matches: list[Any], measured: extract.Body
+    ) -> Decision | None:
+        """The buyer's answer to the last clarifying question: "1", "第二个", an intent's title, a
+        message with evidence for just one of the offered intents, or a measurement when sizing was offered."""
+        options = [value for key, value in sorted(session.slots.items()) if key.startswith("choice.")]
         if not options:
             return None
-        picks = {"1": "choice.1", "第一个": "choice.1", "前者": "choice.1", "是": "choice.1", "是的": "choice.1",
-                 "对": "choice.1", "2": "choice.2", "第二个": "choice.2", "后者": "choice.2"}  # fmt: skip
-        key = picks.get(text.strip(" .,!?~。，！？"))
-        chosen = options.get(key) if key else None
+        picks = {"1": 0, "第一个": 0, "前者": 0, "是": 0, "是的": 0, "对": 0, "2": 1, "第二个": 1, "后者": 1}
+        index = picks.get(text.strip(" .,!?~。，！？"))
+        chosen = options[index] if index is not None and index < len(options) else None
+        chosen = chosen or next((i for i in options if self.title(i) in text), None)
         if chosen is None:
-            chosen = next((i for i in options.values() if self.title(i) in text), None)
+            backed = [
+                m.intent_id for m in matches if m.intent_id in options and m.score >= 0.5 and not m.vetoed
+            ]
+            chosen = backed[0] if len(backed) == 1 else None
+        if chosen is None and "sizing" in options and (measured.height_cm or measured.weight_kg):
+            chosen = "sizing"
         if chosen is None:
             return None
         return Decision(action=Action.ANSWER, intent_id=chosen, confidence=1.0)
@@ -287,9 +364,22 @@ class Bot:
         return self.shop.intents.intent(intent_id).title
 
 
+def _slot_answer(
+    pending: str | None, measured: extract.Body, has_number: bool, matches: list[Any], session: Session
+) -> Decision | None:
+    """The buyer answers what the bot just asked for: a height or weight, or an order number."""
+    if pending == "order" and has_number:
+        return Decision(action=Action.HANDOFF, intent_id=session.last_intent, confidence=1.0,
+                        reason=HandoffReason.ORDER_LOOKUP)  # fmt: skip
+    other = max((m.score for m in matches if m.intent_id != "sizing" and not m.vetoed), default=0.0)
+    if pending in ("height", "weight", "size") and (measured.height_cm or measured.weight_kg) and other < 0.7:
+        return Decision(action=Action.ANSWER, intent_id="sizing", confidence=SLOT_ANSWER_CONFIDENCE)
+    return None
+
+
 def _check_replies(settings: Settings, shown: str, defined: set[str]) -> list[Problem]:
     problems = []
-    allowed = defined | {"first", "second", "next_open"}
+    allowed = defined | REPLY_VARIABLES
     for key, text in settings.replies.items():
         names, bad = variables(text)
         where = Origin(file=shown)

@@ -142,6 +142,7 @@ class TicketOut(BaseModel):
     closed_at: float | None
     note: str | None
     left_messages: list[str]
+    order_number: str | None
     transcript: list[TurnOut]
 
 
@@ -482,6 +483,7 @@ def _ticket(t: Ticket, transcript: list[TurnRecord]) -> TicketOut:
         closed_at=t.closed_at,
         note=t.note,
         left_messages=list(t.left_messages),
+        order_number=t.order_number,
         transcript=[_turn(x) for x in transcript],
     )
 

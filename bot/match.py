@@ -65,7 +65,9 @@ class Matcher:
             by_text.setdefault(phrase.text, []).append(phrase)
         self._keywords = by_text
         alternatives = sorted(by_text, key=len, reverse=True)
-        self._keyword_re = re.compile("|".join(map(re.escape, alternatives))) if alternatives else None
+        # A lookahead finds a keyword at every position, so overlapping ones ("穿什么" and "什么码") both count.
+        pattern = "(?=(" + "|".join(map(re.escape, alternatives)) + "))"
+        self._keyword_re = re.compile(pattern) if alternatives else None
 
     def score(
         self, text: str, content: Sequence[Token], candidates: Sequence[tuple[int, float]]
@@ -73,10 +75,15 @@ class Matcher:
         """Ranked matches (best first) for normalised `text`, its meaningful tokens and candidate examples."""
         found: dict[str, list[tuple[Phrase | None, float, int, int, str, Origin]]] = {}
         if self._keyword_re is not None:
+            end = 0
             for m in self._keyword_re.finditer(text):
-                for phrase in self._keywords[m.group(0)]:
+                start, stop = m.start(1), m.end(1)
+                if stop <= end:
+                    continue  # inside a longer keyword: "运费" in "退货运费" is not evidence of its own
+                end = stop
+                for phrase in self._keywords[m.group(1)]:
                     found.setdefault(phrase.intent_id, []).append(
-                        (phrase, phrase.weight, m.start(), m.end(), "keyword", phrase.origin)
+                        (phrase, phrase.weight, start, stop, "keyword", phrase.origin)
                     )
         for intent_id in self._order:
             for regex, weight, origin in self._compiled[intent_id].patterns:

@@ -26,6 +26,7 @@ class HandoffReason(enum.StrEnum):
     LOW_CONFIDENCE = "low_confidence"
     REPEATED_MISSES = "repeated_misses"
     INTENT_FLAGGED = "intent_flagged"
+    ORDER_LOOKUP = "order_lookup"  # the buyer gave an order number: a person looks it up
     EMPTY = "empty"
 
 
@@ -205,6 +206,8 @@ class Decision:
     confidence: float
     alternatives: tuple[Candidate, ...] = ()
     reason: HandoffReason | None = None
+    prompt: str | None = None  # a fixed reply to use (config replies), e.g. "not_helpful"
+    follow_up: bool = False  # answered with the previous turn's intent
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -279,3 +282,4 @@ class Ticket:
     closed_at: float | None = None
     note: str | None = None
     left_messages: tuple[str, ...] = ()  # what the buyer wrote while waiting for a person
+    order_number: str | None = None  # captured from the conversation, for the agent to look up

@@ -233,6 +233,13 @@ CATALOGUE: dict[str, tuple[Severity, str, str, str, str]] = {
         "The validity window {value} is not valid.",
         "write start..end, e.g. 2026-11-01..2026-11-11 (both days included).",
     ),
+    "unknown-size-chart": (
+        Severity.ERROR,
+        "尺码表 {name} 不存在。",
+        "在 sizing.charts 下定义它，或改成已有的尺码表：{allowed}。",
+        "There is no size chart {name}.",
+        "define it under sizing.charts or use one of: {allowed}.",
+    ),
     "unsafe-template": (
         Severity.ERROR,
         "回复里的 {{{name}}} 不是合法的变量写法。",

@@ -104,11 +104,15 @@ def compose(
         variants, rule = template.answers_for(values, today)
         variant = choose(usable(variants, values), session_id, turn)
         return fill(variant, values), variant, rule
+    if decision.prompt is not None:
+        return fill(replies[decision.prompt], values), None, None
     if decision.action is Action.CLARIFY:
         titles = [title(c.intent_id) for c in decision.alternatives[:2]]
         key = "clarify" if len(titles) > 1 else "confirm"
         return fill(replies[key], {**values, "first": titles[0], "second": titles[-1]}), None, None
-    key = {HandoffReason.ANGRY: "angry", HandoffReason.LOW_CONFIDENCE: "low_confidence"}.get(
-        decision.reason or HandoffReason.EMPTY, "handoff"
-    )
+    key = {
+        HandoffReason.ANGRY: "angry",
+        HandoffReason.LOW_CONFIDENCE: "low_confidence",
+        HandoffReason.ORDER_LOOKUP: "order_lookup",
+    }.get(decision.reason or HandoffReason.EMPTY, "handoff")
     return fill(replies[key], values), None, None

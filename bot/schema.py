@@ -118,8 +118,32 @@ class Replies(_Shape):
         "现在是人工客服下班时间，客服{next_open}上线。请先留言说明您的问题，客服上线后第一时间回复您~"
     )
     message_left: str = "收到您的留言啦~ 客服{next_open}上线后第一时间处理，请耐心等待哦。"
+    size_recommend: str = "亲，按您身高{height}cm、体重{weight_jin}斤，推荐{size}码~"
+    size_looser: str = "喜欢宽松一点可以选{looser}码"
+    size_tighter: str = "想穿得修身一点可以选{tighter}码"
+    ask_height: str = "亲，再告诉小二您的身高（例如 165cm 或 1米65），马上帮您推荐尺码~"
+    ask_weight: str = "亲，再告诉小二您的体重（例如 110斤 或 55kg），马上帮您推荐尺码~"
+    ask_order: str = "需要小二帮您查具体订单的话，请把订单号发过来哦~"
+    order_lookup: str = "好的亲，订单 {order_number} 已记下，马上请人工客服帮您查询，请稍等~"
+    not_helpful: str = "抱歉没能帮到您~ 能再具体说说是哪里不行吗？小二换个方式帮您看看。"
     holding: str = "亲，人工客服正在为您处理，请稍候~ 您可以继续留言，客服会一并查看。"
     empty: str = "亲，您好像没有输入内容哦~ 有什么可以帮您的吗？"
+
+
+class SizeRow(_Shape):
+    size: str = Field(min_length=1, description="the size name buyers pick, e.g. M")
+    height: str = Field(pattern=r"^\d{2,3}-\d{2,3}$", description="身高范围 cm, e.g. 158-168")
+    weight: str = Field(pattern=r"^\d{2,3}-\d{2,3}$", description="体重范围 kg, e.g. 48-58")
+
+
+class Sizing(_Shape):
+    """Size charts: which size fits a buyer's height and weight, per product category."""
+
+    default_chart: str = Field(default="", description="the chart used when the caller names no category")
+    charts: dict[str, list[SizeRow]] = Field(
+        default_factory=dict, description="chart name → rows, smallest first"
+    )
+    categories: dict[str, str] = Field(default_factory=dict, description="product.category → chart name")
 
 
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -173,6 +197,7 @@ class ConfigFile(_Shape):
     handoff: HandoffRules = HandoffRules()
     replies: Replies = Replies()
     service: Service = Service()
+    sizing: Sizing = Sizing()
     server: Server = Server()
 
 

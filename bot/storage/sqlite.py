@@ -53,7 +53,8 @@ CREATE TABLE IF NOT EXISTS tickets (
     claimed_at REAL,
     closed_at REAL,
     note TEXT,
-    left_messages TEXT NOT NULL DEFAULT '[]'
+    left_messages TEXT NOT NULL DEFAULT '[]',
+    order_number TEXT
 );
 CREATE INDEX IF NOT EXISTS tickets_by_session ON tickets (session_id, status);
 CREATE INDEX IF NOT EXISTS tickets_by_status ON tickets (status, created_at);
@@ -69,8 +70,9 @@ class SQLiteStore:
         with self._connection() as db:
             db.executescript(_SCHEMA)
             columns = {row["name"] for row in db.execute("PRAGMA table_info(tickets)")}
-            if "left_messages" not in columns:  # a database from before messages were kept
-                db.execute("ALTER TABLE tickets ADD COLUMN left_messages TEXT NOT NULL DEFAULT '[]'")
+            for name, kind in (("left_messages", "TEXT NOT NULL DEFAULT '[]'"), ("order_number", "TEXT")):
+                if name not in columns:  # a database written by an older version
+                    db.execute(f"ALTER TABLE tickets ADD COLUMN {name} {kind}")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
@@ -124,10 +126,10 @@ class SQLiteStore:
                 ticket_id = None
                 if ticket is not None:
                     cursor = db.execute(
-                        "INSERT INTO tickets (session_id, buyer_id, reason, priority, status, created_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO tickets (session_id, buyer_id, reason, priority, status, created_at, order_number)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (ticket.session_id, ticket.buyer_id, ticket.reason.value, ticket.priority,
-                         ticket.status.value, ticket.created_at),
+                         ticket.status.value, ticket.created_at, ticket.order_number),
                     )  # fmt: skip
                     ticket_id = int(cursor.lastrowid or 0)
         except sqlite3.IntegrityError as exc:
@@ -262,4 +264,5 @@ def _ticket(row: sqlite3.Row) -> Ticket:
         closed_at=row["closed_at"],
         note=row["note"],
         left_messages=tuple(json.loads(row["left_messages"])),
+        order_number=row["order_number"],
     )

@@ -19,8 +19,9 @@ _YIELD_TO = 0.35
 _CALIBRATION_POWER = 0.75
 
 
-# A short fragment after an answer ("多久", "M码呢") is answered with the previous intent, unless
-# its own evidence for another intent reaches this confidence ("那发票呢" switches topic).
+# A short fragment after an answer ("多久", "M码呢") is answered with the previous intent, unless it
+# names another topic: confidence and one keyword both at least this ("那发票呢" switches topic; the
+# size letter in "M码呢" does not).
 FOLLOW_UP_SWITCH = 0.85
 # The confidence given to such a follow-up: the previous turn settled the topic.
 FOLLOW_UP_CONFIDENCE = 0.8
@@ -31,7 +32,9 @@ class Signals:
     """What the engine noticed about a message besides its matches."""
 
     angry: bool = False
-    fragment: bool = False  # short, or starting with 那: may lean on the previous turn
+    short: bool = False  # a few characters only
+    continues: bool = False  # starts with 那 / 那么 / 还有: "and what about…"
+    elliptic: bool = False  # ends with 呢: "M码呢"
     not_helpful: bool = False  # "还是不行", "没用" right after an answer
 
 
@@ -67,6 +70,11 @@ def confidence(ranked: Sequence[Match]) -> float:
     return round(float(raw**_CALIBRATION_POWER), 4)
 
 
+def _strongest(match: Match) -> float:
+    """The weight of the strongest single keyword or pattern behind a match."""
+    return max((e.weight for e in match.evidence if e.kind in ("keyword", "pattern")), default=0.0)
+
+
 def decide(matches: Sequence[Match], signals: Signals, session: Session, policy: Policy) -> Decision:
     ranked = rank(matches)
     conf = confidence(ranked)
@@ -88,7 +96,14 @@ def decide(matches: Sequence[Match], signals: Signals, session: Session, policy:
             action=Action.HANDOFF, intent_id=best, confidence=conf, alternatives=top, reason=reason
         )
     glue = bool(ranked) and ranked[0].secondary and conf >= policy.handoff_below
-    if signals.fragment and previous is not None and conf < FOLLOW_UP_SWITCH and not glue:
+    # A fragment leans on the previous answer: "多久", "M码呢", "那运费多少", unless it names a topic.
+    fragment = signals.continues or signals.elliptic or (signals.short and conf < policy.answer_at)
+    topic = (
+        bool(ranked)
+        and conf >= FOLLOW_UP_SWITCH
+        and (signals.continues or _strongest(ranked[0]) >= FOLLOW_UP_SWITCH)
+    )
+    if fragment and previous is not None and not topic and not glue:
         # "那退货呢" switches topic with its own evidence; "多久" / "M码呢" leans on the last answer.
         return Decision(action=Action.ANSWER, intent_id=previous, confidence=FOLLOW_UP_CONFIDENCE,
                         alternatives=top, follow_up=True)  # fmt: skip

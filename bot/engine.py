@@ -231,7 +231,9 @@ class Bot:
             slots["order_number"] = numbers[0]
         signals = Signals(
             angry=anger is not None,
-            fragment=len(message.text) <= FRAGMENT_CHARS or message.text.startswith("那"),
+            short=len(message.text) <= FRAGMENT_CHARS,
+            continues=message.text.startswith(("那", "还有")),
+            elliptic=message.text.rstrip("?。.!~ ").endswith("呢"),
             not_helpful=session.slots.get("answered_turn") == str(session.turns)
             and any(p in message.text for p in self.shop.not_helpful),
         )

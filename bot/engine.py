@@ -327,6 +327,7 @@ class Bot:
             normalized=message.text,
             evidence=evidence,
             anger=anger.intensity if anger else 0,
+            slots=after.slots,
         )
         return reply, after
 

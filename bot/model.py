@@ -227,6 +227,9 @@ class Reply:
     evidence: tuple[Evidence, ...] = ()
     anger: int = 0  # intensity of anger signals, 0 when calm
     variant: str | None = None  # the answer variant of responses/ the text was filled from
+    slots: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType({})
+    )  # the session's, after the turn
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

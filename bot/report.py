@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 from bot.model import Reply, Severity
@@ -14,9 +14,12 @@ ACTION_ZH = {"answer": "回答", "clarify": "追问", "handoff": "转人工"}
 
 
 def reply_dict(reply: Reply) -> dict[str, Any]:
-    data = asdict(reply)
+    data: dict[str, Any] = {f.name: getattr(reply, f.name) for f in fields(reply)}
     data["action"] = reply.action.value
     data["reason"] = reply.reason.value if reply.reason else None
+    data["slots"] = dict(reply.slots)
+    data["candidates"] = [asdict(c) for c in reply.candidates]
+    data["tokens"] = list(reply.tokens)
     data["evidence"] = [
         {
             "kind": e.kind,
@@ -42,6 +45,8 @@ def explain(reply: Reply, title: Callable[[str], str]) -> str:
         + (f"，原因 {reply.reason.value}" if reply.reason else "")
         + f"，把握 (confidence) {reply.confidence:.2f}",
     ]
+    if reply.slots:
+        lines.append("  记住的信息 (slots): " + "，".join(f"{k}={v}" for k, v in sorted(reply.slots.items())))
     if reply.candidates:
         lines.append("  候选意图 (candidates):")
         lines += [f"    {c.intent_id:<15} {title(c.intent_id):<6} {c.score:.2f}" for c in reply.candidates]

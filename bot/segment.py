@@ -7,8 +7,10 @@ cached on disk (user cache dir), so a second start skips building it.
 from __future__ import annotations
 
 import logging
+import marshal
 import os
 import re
+import tempfile
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -33,20 +35,35 @@ _BASE_LOCK = threading.Lock()
 
 def _base_dictionary() -> tuple[dict[str, int], int]:
     """jieba's own dictionary (word → frequency, total), read once per process. It is never
-    changed: each `Segmenter` works on its own copy, so shops do not share words."""
+    changed: each `Segmenter` works on its own copy, so shops do not share words.
+
+    Read from our own cache file in one `marshal.loads` (about 0.25 s); jieba's loader reads the same
+    data in about 0.8 s. The cache is built from jieba's dictionary the first time, per jieba version."""
     global _BASE
     with _BASE_LOCK:
         if _BASE is None:
-            loader = jieba.Tokenizer()
-            directory = cache_dir()
+            path = cache_dir() / f"jieba-{jieba.__version__}.dict.marshal"
             try:
-                directory.mkdir(parents=True, exist_ok=True)
-                loader.tmp_dir = str(directory)
-            except OSError:  # read-only home: jieba falls back to the system temp dir
-                pass
-            loader.initialize()
-            _BASE = (loader.FREQ, loader.total)
+                freq, total = marshal.loads(path.read_bytes())
+            except (OSError, ValueError, EOFError, TypeError):
+                loader = jieba.Tokenizer()
+                loader.tmp_dir = tempfile.gettempdir()
+                loader.initialize()
+                freq, total = loader.FREQ, loader.total
+                _write_atomically(path, marshal.dumps((freq, total)))
+            _BASE = (freq, total)
         return _BASE
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write a cache file so that a concurrent reader never sees half of it; skip if impossible."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as handle:
+            handle.write(data)
+        os.replace(handle.name, path)
+    except OSError:  # a read-only home: the next start builds the dictionary again
+        pass
 
 
 class Segmenter:

@@ -25,6 +25,8 @@ class ServerSettings:
     cors_origins: tuple[str, ...]
     admin_token_env: str
     watch: bool
+    max_in_flight: int
+    max_body_bytes: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -141,6 +143,8 @@ def read_settings(path: Path) -> tuple[Settings | None, list[Problem]]:
             cors_origins=tuple(parsed.server.cors_origins),
             admin_token_env=parsed.server.admin_token_env,
             watch=parsed.server.watch,
+            max_in_flight=parsed.server.max_in_flight,
+            max_body_bytes=parsed.server.max_body_bytes,
         ),
     ), problems
 

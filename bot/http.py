@@ -157,6 +157,58 @@ class CloseRequest(_Body):
 # ---- the app ------------------------------------------------------------------------------------
 
 
+class Bounded:
+    """ASGI middleware: at most `limit` requests in flight (more get 503 with Retry-After at once,
+    instead of queueing until some connections starve), and no request body over `max_body` bytes."""
+
+    def __init__(self, app: Any, limit: int, max_body: int) -> None:
+        self.app, self.limit, self.max_body = app, limit, max_body
+        self.in_flight = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length", b"0")
+        if not length.isdigit() or int(length) > self.max_body:
+            await _plain_error(
+                send, 413, "body-too-large", "请求体太大了。", f"The body is over {self.max_body} bytes."
+            )
+            return
+        if self.in_flight >= self.limit:
+            await _plain_error(send, 503, "overloaded", "服务繁忙，请稍后重试。", "Too many requests at once; retry shortly.",
+                               retry_after=True)  # fmt: skip
+            return
+        self.in_flight += 1
+        received = 0
+
+        async def bounded_receive() -> Any:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body:  # a chunked body that grew past the cap: stop reading it
+                return {"type": "http.disconnect"}
+            return message
+
+        try:
+            await self.app(scope, bounded_receive, send)
+        finally:
+            self.in_flight -= 1
+
+
+async def _plain_error(
+    send: Any, status: int, code: str, zh: str, en: str, retry_after: bool = False
+) -> None:
+    body = json.dumps(
+        {"error": {"code": code, "message_zh": zh, "message_en": en}}, ensure_ascii=False
+    ).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if retry_after:
+        headers.append((b"retry-after", b"1"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 class _Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -242,6 +294,8 @@ def create_app(
             allow_headers=["*"],
         )
 
+    app.add_middleware(Bounded, limit=server.max_in_flight, max_body=server.max_body_bytes)
+
     @app.middleware("http")
     async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
@@ -278,7 +332,13 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _error(exc.status_code, "http-error", str(exc.detail), str(exc.detail))
+        if exc.status_code == 400:  # starlette could not parse the body (e.g. JSON nested too deep)
+            return _error(400, "invalid-json", "请求体无法解析（不是合法的 JSON，或嵌套太深）。",
+                          f"The request body could not be parsed: {exc.detail}")  # fmt: skip
+        zh = {404: "没有这个地址。", 405: "这个地址不支持这种请求方法。"}.get(
+            exc.status_code, str(exc.detail)
+        )
+        return _error(exc.status_code, "http-error", zh, str(exc.detail))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:  # pragma: no cover - last resort
@@ -310,10 +370,9 @@ def create_app(
                 f"消息太长了（上限 {cap} 个字）。",
                 f"The message is longer than {cap} characters.",
             )
-        if "\x00" in body.message:
-            raise ApiError(
-                422, "bad-characters", "消息里有不可见的控制字符。", "The message contains NUL characters."
-            )
+        if "\x00" in body.message or any("\ud800" <= ch <= "\udfff" for ch in body.message):
+            raise ApiError(422, "bad-characters", "消息里有无法识别的字符（NUL 或残缺的 UTF-16）。",
+                           "The message contains NUL or lone surrogate characters.")  # fmt: skip
         started = time.perf_counter()
         context = _flat_context(body.context)
         result = conversations.turn(body.session_id, body.message, body.buyer_id, body.shop_id, context)

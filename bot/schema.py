@@ -177,6 +177,10 @@ class Server(_Shape):
     )
     max_message_chars: int = Field(default=500, ge=1, le=100_000)
     cors_origins: list[str] = Field(default_factory=list, description="web origins allowed to call the API")
+    max_in_flight: int = Field(
+        default=128, ge=1, description="requests handled at once per worker; more get 503 with Retry-After"
+    )
+    max_body_bytes: int = Field(default=65536, ge=1024, description="largest request body accepted")
     watch: bool = Field(
         default=False, description="reload when a file of the shop changes (bot serve --watch)"
     )

@@ -91,4 +91,7 @@ class Index:
             for doc, value in posting[: self.OPEN_LIMIT]:
                 scores[doc] += value
         best = heapq.nlargest(limit, scores.items(), key=lambda item: (item[1], -item[0]))
-        return [Hit(doc, score, min(1.0, score / self._full[doc]) if self._full[doc] else 0.0) for doc, score in best]
+        return [
+            Hit(doc, score, min(1.0, score / self._full[doc]) if self._full[doc] else 0.0)
+            for doc, score in best
+        ]

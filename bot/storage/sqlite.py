@@ -66,6 +66,10 @@ class SQLiteStore:
         self.path = path
         self._synchronous = synchronous
         self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Pending] = []
+        self._leading = False
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connection() as db:
             db.executescript(_SCHEMA)
@@ -91,7 +95,9 @@ class SQLiteStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._connection() as db:
+        # One writer at a time in this process: threads queue on a lock instead of meeting SQLite's
+        # busy handler, which sleeps (milliseconds) while another connection holds the write lock.
+        with self._write_lock, self._connection() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -106,34 +112,72 @@ class SQLiteStore:
         return _session(key, json.loads(row["state"])) if row else None
 
     def record(self, turn: TurnRecord, session: Session, ticket: Ticket | None) -> tuple[int, int | None]:
+        """Group commit: turns recorded at the same time share one transaction and one fsync. The first
+        caller to find no writer becomes it and commits everything queued until the queue is empty;
+        every caller returns only after the commit that holds its turn."""
+        pending = _Pending(turn, session, ticket)
+        with self._queue_lock:
+            self._queue.append(pending)
+            lead = not self._leading
+            self._leading = True
+        while lead:
+            with self._queue_lock:
+                batch, self._queue = self._queue, []
+                if not batch:
+                    self._leading = False
+                    break
+            self._commit(batch)
+        pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+        assert pending.result is not None
+        return pending.result
+
+    def _commit(self, batch: list[_Pending]) -> None:
         try:
             with self._transaction() as db:
-                cursor = db.execute(
-                    "INSERT INTO turns (session_id, turn, at, buyer_id, shop_id, message, reply, action, intent,"
-                    " confidence, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        turn.session_id, turn.turn, turn.at, turn.buyer_id, turn.shop_id, turn.message,
-                        turn.reply, turn.action.value, turn.intent, turn.confidence,
-                        turn.reason.value if turn.reason else None,
-                    ),
-                )  # fmt: skip
-                turn_id = int(cursor.lastrowid or 0)
-                db.execute(
-                    "INSERT INTO sessions (key, state, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE"
-                    " SET state = excluded.state, updated_at = excluded.updated_at",
-                    (session.key, json.dumps(_state(session), ensure_ascii=False), session.updated_at),
-                )
-                ticket_id = None
-                if ticket is not None:
-                    cursor = db.execute(
-                        "INSERT INTO tickets (session_id, buyer_id, reason, priority, status, created_at, order_number)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (ticket.session_id, ticket.buyer_id, ticket.reason.value, ticket.priority,
-                         ticket.status.value, ticket.created_at, ticket.order_number),
-                    )  # fmt: skip
-                    ticket_id = int(cursor.lastrowid or 0)
-        except sqlite3.IntegrityError as exc:
-            raise TurnConflict(turn.session_id) from exc
+                for item in batch:
+                    db.execute("SAVEPOINT turn")
+                    try:
+                        item.result = self._write(db, item.turn, item.session, item.ticket)
+                    except sqlite3.IntegrityError:
+                        db.execute("ROLLBACK TO turn")
+                        item.error = TurnConflict(item.turn.session_id)
+                    db.execute("RELEASE turn")
+        except Exception as exc:  # the commit itself failed: no turn of the batch is stored
+            for item in batch:
+                item.result, item.error = None, exc
+        for item in batch:
+            item.done.set()
+
+    @staticmethod
+    def _write(
+        db: sqlite3.Connection, turn: TurnRecord, session: Session, ticket: Ticket | None
+    ) -> tuple[int, int | None]:
+        cursor = db.execute(
+            "INSERT INTO turns (session_id, turn, at, buyer_id, shop_id, message, reply, action, intent,"
+            " confidence, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                turn.session_id, turn.turn, turn.at, turn.buyer_id, turn.shop_id, turn.message,
+                turn.reply, turn.action.value, turn.intent, turn.confidence,
+                turn.reason.value if turn.reason else None,
+            ),
+        )  # fmt: skip
+        turn_id = int(cursor.lastrowid or 0)
+        db.execute(
+            "INSERT INTO sessions (key, state, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE"
+            " SET state = excluded.state, updated_at = excluded.updated_at",
+            (session.key, json.dumps(_state(session), ensure_ascii=False), session.updated_at),
+        )
+        ticket_id = None
+        if ticket is not None:
+            cursor = db.execute(
+                "INSERT INTO tickets (session_id, buyer_id, reason, priority, status, created_at, order_number)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (ticket.session_id, ticket.buyer_id, ticket.reason.value, ticket.priority,
+                 ticket.status.value, ticket.created_at, ticket.order_number),
+            )  # fmt: skip
+            ticket_id = int(cursor.lastrowid or 0)
         return turn_id, ticket_id
 
     def transcript(self, session_id: str) -> list[TurnRecord]:
@@ -208,6 +252,16 @@ class SQLiteStore:
         with self._connection() as db:
             db.execute("BEGIN IMMEDIATE")  # takes the write lock: fails when the file is not writable
             db.execute("ROLLBACK")
+
+
+class _Pending:
+    """One turn waiting for the group commit that stores it."""
+
+    def __init__(self, turn: TurnRecord, session: Session, ticket: Ticket | None) -> None:
+        self.turn, self.session, self.ticket = turn, session, ticket
+        self.done = threading.Event()
+        self.result: tuple[int, int | None] | None = None
+        self.error: Exception | None = None
 
 
 def _state(session: Session) -> dict[str, Any]:

@@ -3,43 +3,28 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import re
 import time
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
 from bot import extract, hours
-from bot.config import Settings, SizeBand, read_settings
-from bot.decide import Policy, Signals, decide
-from bot.handoff import AngerDetector
-from bot.index import Index
-from bot.intents import load_intents
-from bot.match import Compiled, ExampleEntry, Matcher, Phrase
+from bot.config import SizeBand
+from bot.decide import Signals, decide
 from bot.model import (
     Action,
     Decision,
     Evidence,
     HandoffReason,
-    Intent,
-    IntentSet,
     Message,
-    Origin,
     Reply,
     Session,
-    Template,
 )
-from bot.normalize import Normalizer
-from bot.problems import LoadError, Problem, errors, problem
-from bot.render import CONTEXT_VARIABLES, compose, fill, shop_values, variables
-from bot.responses import load_templates
-from bot.segment import Segmenter
+from bot.problems import LoadError
+from bot.render import compose, fill
 from bot.session import MemoryStore, SessionStore
+from bot.shop import Shop, load_shop
 from bot.sizing import size_reply
 
 # Messages longer than this are cut before matching: no question needs more, and cost stays bounded.
@@ -52,117 +37,6 @@ ORDER_INTENTS = frozenset({"shipping_time", "logistics"})
 DURABLE_SLOTS = frozenset({"height_cm", "weight_kg", "size", "order_number"})
 # A bare "65kg" right after the bot asked for the weight.
 SLOT_ANSWER_CONFIDENCE = 0.95
-# Names the fixed replies of config.yaml may use besides {shop.xxx}.
-REPLY_VARIABLES = frozenset(
-    {"first", "second", "next_open", "order_number", "height", "weight_jin", "size", "looser", "tighter"}
-)
-
-
-def builtin_lexicon() -> dict[str, Any]:
-    """The shipped language data: slang map, domain words, stopwords, anger words."""
-    text = resources.files("bot").joinpath("data/lexicon.yaml").read_text(encoding="utf-8")
-    data: dict[str, Any] = yaml.safe_load(text)
-    return data
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Shop:
-    """A loaded shop: its settings, intents and the compiled stages that serve it."""
-
-    settings: Settings
-    intents: IntentSet
-    normalize: Normalizer
-    segment: Segmenter
-    index: Index
-    matcher: Matcher
-    anger: AngerDetector
-    policy: Policy
-    values: Mapping[str, str]
-    not_helpful: tuple[str, ...]
-
-
-def load_shop(config_path: Path) -> tuple[Shop | None, list[Problem]]:
-    """Load everything a shop is made of; (None, problems) when any error is found."""
-    settings, problems = read_settings(config_path)
-    if settings is None:
-        return None, problems
-    root = settings.root
-    values = shop_values(settings.shop)
-    intents, found = load_intents(settings.intents_dir, root)
-    problems += found
-    templates, found = load_templates(settings.responses_dir, root, set(values), CONTEXT_VARIABLES)
-    problems += found
-    problems += _check_replies(settings, config_path.name, set(values))
-    problems += _cross_check(intents, templates, settings)
-    if errors(problems):
-        return None, problems
-
-    lexicon = builtin_lexicon()
-    normalize = Normalizer({**lexicon["slang"], **settings.slang})
-    segment = Segmenter([*lexicon["words"], *settings.words], lexicon["stopwords"])
-
-    entries = []
-    for intent in intents:
-        for example in intent.examples:
-            normalized = normalize(example.text)
-            tokens = tuple(t.text for t in segment.content(segment(normalized)))
-            entries.append(
-                ExampleEntry(
-                    intent_id=intent.id,
-                    text=example.text,
-                    normalized=normalized,
-                    tokens=tokens,
-                    origin=example.origin,
-                )
-            )
-    compiled = [
-        Compiled(
-            intent=intent,
-            keywords=tuple(
-                Phrase(intent_id=intent.id, text=normalize(k.text), weight=k.weight, origin=k.origin)
-                for k in intent.keywords
-                if normalize(k.text)
-            ),
-            negatives=tuple(
-                Phrase(intent_id=intent.id, text=normalize(n.text), weight=1.0, origin=n.origin)
-                for n in intent.negatives
-                if normalize(n.text)
-            ),
-            counters=tuple(
-                Phrase(intent_id=intent.id, text=normalize(c.text), weight=1.0, origin=c.origin)
-                for c in intent.counter_examples
-                if normalize(c.text)
-            ),
-            patterns=tuple((re.compile(p.regex), p.weight, p.origin) for p in intent.patterns),
-        )
-        for intent in intents
-    ]
-    intent_set = IntentSet(
-        intents=tuple(intents),
-        templates=MappingProxyType({t.intent_id: t for t in templates}),
-        fingerprint=_fingerprint(config_path, settings),
-    )
-    shop = Shop(
-        settings=settings,
-        intents=intent_set,
-        normalize=normalize,
-        segment=segment,
-        index=Index([e.tokens for e in entries]),
-        matcher=Matcher(compiled, entries),
-        anger=AngerDetector(
-            [*lexicon["anger_words"], *settings.anger_words],
-            [*lexicon["calm_phrases"], *settings.calm_phrases],
-        ),
-        policy=Policy(
-            answer_at=settings.answer_at,
-            handoff_below=settings.handoff_below,
-            misses_before_handoff=settings.misses_before_handoff,
-            handoff_intents=frozenset(i.id for i in intents if i.handoff),
-        ),
-        values=MappingProxyType(values),
-        not_helpful=tuple(lexicon["not_helpful"]),
-    )
-    return shop, problems
 
 
 class Bot:
@@ -380,53 +254,4 @@ def _slot_answer(
     return None
 
 
-def _check_replies(settings: Settings, shown: str, defined: set[str]) -> list[Problem]:
-    problems = []
-    allowed = defined | REPLY_VARIABLES
-    for key, text in settings.replies.items():
-        names, bad = variables(text)
-        where = Origin(file=shown)
-        problems += [problem("unsafe-template", where, name=n) for n in bad]
-        problems += [
-            problem(
-                "unknown-variable",
-                where,
-                name=n,
-                allowed=", ".join(sorted(allowed)),
-                hint=f"（replies.{key}）",
-            )
-            for n in names
-            if n not in allowed
-        ]
-    return problems
-
-
-def _cross_check(intents: list[Intent], templates: list[Template], settings: Settings) -> list[Problem]:
-    intent_ids = {i.id: i for i in intents}
-    template_ids = {t.intent_id: t for t in templates}
-    problems = [
-        problem("intent-without-response", i.origin, intent=i.id) for i in intents if i.id not in template_ids
-    ]
-    problems += [
-        problem("response-without-intent", t.origin, intent=t.intent_id)
-        for t in templates
-        # an intent file that exists but failed to load has its own problems already
-        if t.intent_id not in intent_ids and not (settings.intents_dir / f"{t.intent_id}.yaml").exists()
-    ]
-    return problems
-
-
-def _fingerprint(config_path: Path, settings: Settings) -> str:
-    digest = hashlib.sha256()
-    files = [
-        config_path,
-        *sorted(settings.intents_dir.glob("*.yaml")),
-        *sorted(settings.responses_dir.glob("*.yaml")),
-    ]
-    for path in files:
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-__all__ = ["Bot", "LoadError", "load_shop"]
+__all__ = ["Bot", "LoadError", "Shop", "load_shop"]

@@ -22,14 +22,26 @@ from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from pydantic import BaseModel, ConfigDict, Field
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bot.asgi import Bounded, Metrics
 from bot.conversation import Conversations
-from bot.engine import Bot, load_shop
+from bot.engine import Bot
+from bot.http_bodies import (
+    CandidateOut,
+    ChatRequest,
+    ChatResponse,
+    ClaimRequest,
+    CloseRequest,
+    Context,
+    HandoffOut,
+    TicketOut,
+    TurnOut,
+)
 from bot.model import Ticket, TicketStatus, TurnRecord
 from bot.problems import Problem, errors
+from bot.shop import load_shop
 from bot.storage import Store
 from bot.storage.sqlite import SQLiteStore
 from bot.watch import Watcher
@@ -52,197 +64,7 @@ def _error(status: int, code: str, zh: str, en: str, details: Any = None) -> JSO
     return JSONResponse(status_code=status, content={"error": body})
 
 
-# ---- request and response bodies -------------------------------------------------------------
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Order(_Body):
-    id: str | None = Field(default=None, max_length=64)
-    status: str | None = Field(
-        default=None, max_length=32, description="e.g. paid, shipped, signed, refunding"
-    )
-    paid_at: str | None = Field(default=None, max_length=64)
-    shipped_at: str | None = Field(default=None, max_length=64)
-    courier: str | None = Field(default=None, max_length=32)
-    tracking_no: str | None = Field(default=None, max_length=64)
-
-
-class Product(_Body):
-    category: str | None = Field(
-        default=None, max_length=64, description="e.g. dress, shoes: picks size charts and answers"
-    )
-    name: str | None = Field(default=None, max_length=128)
-
-
-class Context(_Body):
-    order: Order | None = None
-    product: Product | None = None
-
-
-class ChatRequest(_Body):
-    session_id: str = Field(min_length=1, max_length=128, examples=["taobao-buyer-42"])
-    message: str = Field(examples=["亲，啥时候发货呀？"])
-    buyer_id: str | None = Field(default=None, max_length=128)
-    shop_id: str | None = Field(default=None, max_length=128)
-    context: Context | None = Field(
-        default=None,
-        examples=[
-            {
-                "order": {
-                    "status": "shipped",
-                    "shipped_at": "11月20日",
-                    "courier": "中通",
-                    "tracking_no": "ZT1",
-                }
-            }
-        ],
-    )
-
-
-class CandidateOut(BaseModel):
-    intent: str
-    score: float
-
-
-class HandoffOut(BaseModel):
-    ticket_id: int
-    reason: str
-    priority: str
-
-
-class ChatResponse(BaseModel):
-    session_id: str
-    turn_id: int
-    reply: str
-    action: str = Field(description="answer | clarify | handoff | human (a person holds the session)")
-    intent: str | None
-    confidence: float
-    candidates: list[CandidateOut]
-    handoff: HandoffOut | None = None
-
-
-class TurnOut(BaseModel):
-    turn: int
-    at: float
-    message: str
-    reply: str
-    action: str
-    intent: str | None
-    confidence: float
-    reason: str | None
-
-
-class TicketOut(BaseModel):
-    id: int
-    session_id: str
-    buyer_id: str | None
-    reason: str
-    priority: str
-    status: str
-    created_at: float
-    claimed_by: str | None
-    closed_at: float | None
-    note: str | None
-    left_messages: list[str]
-    order_number: str | None
-    transcript: list[TurnOut]
-
-
-class ClaimRequest(_Body):
-    agent: str = Field(min_length=1, max_length=64, examples=["客服小美"])
-
-
-class CloseRequest(_Body):
-    note: str | None = Field(default=None, max_length=2000)
-
-
 # ---- the app ------------------------------------------------------------------------------------
-
-
-class Bounded:
-    """ASGI middleware: at most `limit` requests in flight (more get 503 with Retry-After at once,
-    instead of queueing until some connections starve), and no request body over `max_body` bytes."""
-
-    def __init__(self, app: Any, limit: int, max_body: int, metrics: _Metrics | None = None) -> None:
-        self.app, self.limit, self.max_body, self.metrics = app, limit, max_body, metrics
-        self.in_flight = 0
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        length = dict(scope.get("headers") or []).get(b"content-length", b"0")
-        if not length.isdigit() or int(length) > self.max_body:
-            await _plain_error(
-                send, 413, "body-too-large", "请求体太大了。", f"The body is over {self.max_body} bytes."
-            )
-            return
-        if self.in_flight >= self.limit:
-            await _plain_error(send, 503, "overloaded", "服务繁忙，请稍后重试。", "Too many requests at once; retry shortly.",
-                               retry_after=True)  # fmt: skip
-            return
-        self.in_flight += 1
-        received = 0
-        started = time.perf_counter()
-        status = 500
-
-        async def measured_send(message: Any) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        async def bounded_receive() -> Any:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.max_body:  # a chunked body that grew past the cap: stop reading it
-                return {"type": "http.disconnect"}
-            return message
-
-        try:
-            await self.app(scope, bounded_receive, measured_send)
-        finally:
-            self.in_flight -= 1
-            if self.metrics is not None:
-                route = getattr(scope.get("route"), "path", "unmatched")
-                self.metrics.requests.labels(route, scope.get("method", ""), str(status)).inc()
-                self.metrics.latency.labels(route).observe(time.perf_counter() - started)
-
-
-async def _plain_error(
-    send: Any, status: int, code: str, zh: str, en: str, retry_after: bool = False
-) -> None:
-    body = json.dumps(
-        {"error": {"code": code, "message_zh": zh, "message_en": en}}, ensure_ascii=False
-    ).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if retry_after:
-        headers.append((b"retry-after", b"1"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-class _Metrics:
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "bot_http_requests", "HTTP requests", ["route", "method", "status"], registry=self.registry
-        )
-        self.latency = Histogram(
-            "bot_http_request_seconds",
-            "HTTP request latency",
-            ["route"],
-            registry=self.registry,
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
-        )
-        self.replies = Counter(
-            "bot_replies", "Replies by action and intent", ["action", "intent"], registry=self.registry
-        )
-        self.handoffs = Counter("bot_handoffs", "Handoffs by reason", ["reason"], registry=self.registry)
 
 
 def create_app(
@@ -260,7 +82,7 @@ def create_app(
     server = settings.server
     store = store if store is not None else SQLiteStore(server.database)
     conversations = Conversations(lambda: state["bot"], store, server.session_idle_seconds, clock)
-    metrics = _Metrics()
+    metrics = Metrics()
     turns = ThreadPoolExecutor(max_workers=TURN_THREADS, thread_name_prefix="turn")
     cap = server.max_message_chars
     token_env = server.admin_token_env

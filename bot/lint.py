@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from bot.engine import Bot, load_shop
+from bot.engine import Bot
 from bot.problems import Problem, errors
 from bot.rules import duplicates, routing
+from bot.shop import load_shop
 
 RULES = (duplicates.check, routing.check)
 

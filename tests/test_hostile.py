@@ -10,8 +10,9 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from bot.asgi import Bounded
 from bot.cli import main
-from bot.http import Bounded, create_app
+from bot.http import create_app
 from bot.storage.sqlite import SQLiteStore
 
 HOSTILE_MESSAGES = [

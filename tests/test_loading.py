@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from bot import Bot, LoadError
-from bot.engine import load_shop
+from bot.shop import load_shop
 
 
 def load_problems(shop: Path) -> list:

@@ -1,7 +1,7 @@
 import pytest
 
-from bot.engine import builtin_lexicon
 from bot.normalize import Normalizer
+from bot.shop import builtin_lexicon
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 import jieba
 
-from bot.engine import builtin_lexicon
 from bot.segment import Segmenter
+from bot.shop import builtin_lexicon
 
 
 def test_domain_words_stay_whole() -> None:

@@ -1,0 +1,109 @@
+"""The request and response bodies of the HTTP API (pydantic), with the examples the OpenAPI page shows."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Order(_Body):
+    id: str | None = Field(default=None, max_length=64)
+    status: str | None = Field(
+        default=None, max_length=32, description="e.g. paid, shipped, signed, refunding"
+    )
+    paid_at: str | None = Field(default=None, max_length=64)
+    shipped_at: str | None = Field(default=None, max_length=64)
+    courier: str | None = Field(default=None, max_length=32)
+    tracking_no: str | None = Field(default=None, max_length=64)
+
+
+class Product(_Body):
+    category: str | None = Field(
+        default=None, max_length=64, description="e.g. dress, shoes: picks size charts and answers"
+    )
+    name: str | None = Field(default=None, max_length=128)
+
+
+class Context(_Body):
+    order: Order | None = None
+    product: Product | None = None
+
+
+class ChatRequest(_Body):
+    session_id: str = Field(min_length=1, max_length=128, examples=["taobao-buyer-42"])
+    message: str = Field(examples=["亲，啥时候发货呀？"])
+    buyer_id: str | None = Field(default=None, max_length=128)
+    shop_id: str | None = Field(default=None, max_length=128)
+    context: Context | None = Field(
+        default=None,
+        examples=[
+            {
+                "order": {
+                    "status": "shipped",
+                    "shipped_at": "11月20日",
+                    "courier": "中通",
+                    "tracking_no": "ZT1",
+                }
+            }
+        ],
+    )
+
+
+class CandidateOut(BaseModel):
+    intent: str
+    score: float
+
+
+class HandoffOut(BaseModel):
+    ticket_id: int
+    reason: str
+    priority: str
+
+
+class ChatResponse(BaseModel):
+    session_id: str
+    turn_id: int
+    reply: str
+    action: str = Field(description="answer | clarify | handoff | human (a person holds the session)")
+    intent: str | None
+    confidence: float
+    candidates: list[CandidateOut]
+    handoff: HandoffOut | None = None
+
+
+class TurnOut(BaseModel):
+    turn: int
+    at: float
+    message: str
+    reply: str
+    action: str
+    intent: str | None
+    confidence: float
+    reason: str | None
+
+
+class TicketOut(BaseModel):
+    id: int
+    session_id: str
+    buyer_id: str | None
+    reason: str
+    priority: str
+    status: str
+    created_at: float
+    claimed_by: str | None
+    closed_at: float | None
+    note: str | None
+    left_messages: list[str]
+    order_number: str | None
+    transcript: list[TurnOut]
+
+
+class ClaimRequest(_Body):
+    agent: str = Field(min_length=1, max_length=64, examples=["客服小美"])
+
+
+class CloseRequest(_Body):
+    note: str | None = Field(default=None, max_length=2000)

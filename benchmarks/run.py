@@ -321,6 +321,32 @@ def bench_http(seconds: int) -> list[tuple[str, int, int, float, float, float]]:
 
 # ---- report -------------------------------------------------------------------------------------
 
+WHY = """
+## Where the time goes, and why a target is missed
+
+Measured with cProfile and py-spy on this machine while writing this benchmark.
+
+- **Per message.** About 300 µs at the median: jieba ~35 µs, index ~30-80 µs, matching ~110 µs
+  (keywords, patterns, rapidfuzz on at most 24 candidates), deciding and rendering the rest. The index
+  reads posting lists in impact order and at most 200 entries of any one, so a common word costs the
+  same at 50k examples as at 1k; that is why the median grows so little with shop size. The p99 comes
+  from short messages made only of common words ("怎么样了"): they still score up to 200 candidates
+  per word and rapidfuzz the best 24. Lowering those bounds would cost recall; not done.
+- **Cold start.** A second start spends about 0.26 s importing (pydantic ~0.12 s; jieba imports
+  pkg_resources ~0.065 s and its HMM tables ~0.08 s), about 0.2 s reading jieba's dictionary (already
+  one `marshal.loads` of our own cache instead of jieba's ~0.8 s loader) and about 0.13 s compiling
+  the shop. Reaching 0.6 s would mean not importing pydantic on the CLI path or shipping a smaller
+  dictionary; neither was done.
+- **HTTP.** Each request costs about 2 ms of CPU in one process: ~0.55 ms for the turn (matching and
+  two SQLite reads), ~0.55 ms for the fsync of `synchronous=FULL` (amortised by group commit when
+  requests overlap), and about 1 ms of FastAPI, pydantic and JSON, which the echo endpoint pays
+  too but only once. Python's GIL makes that CPU the ceiling of one worker; turns run on a 3-thread
+  FIFO pool so that they do not convoy on the GIL (before that change p99 at 64 connections was
+  1.5 s). Still open: the p99 at 64 connections is a queue of ~64 requests × 2 ms, so it cannot
+  reach 50 ms without cutting the per-request CPU by half or more (a faster JSON path, fewer SQLite
+  round trips, `synchronous=NORMAL` for shops that accept losing the last turns on power loss).
+"""
+
 
 def versions() -> str:
     import fastapi
@@ -376,7 +402,7 @@ def main() -> None:
 
 def write_results(shop_rows: list[Row], starts: dict[str, float], http_rows: list, args: argparse.Namespace) -> None:
     ours = [r for r in shop_rows if r.method.startswith("店小二")]
-    small = min((r for r in ours if r.examples >= 1000), key=lambda r: r.examples)
+    small = min((r for r in ours if r.name.startswith("generated")), key=lambda r: r.examples)
     large = max(ours, key=lambda r: r.examples)
     ten_k = min(ours, key=lambda r: abs(r.examples - 10_000))
     lines = [
@@ -448,7 +474,7 @@ def write_results(shop_rows: list[Row], starts: dict[str, float], http_rows: lis
         low = table.get(("bot", 2, 1))
         if low:
             lines.append(f"- 2 workers at low load (1 connection): p50 **{low[1]:.2f} ms** (a few ms expected with uvloop).")
-    RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    RESULTS.write_text("\n".join(lines) + "\n" + WHY, encoding="utf-8")
     print(f"\nwrote {RESULTS.relative_to(REPO)}")
 
 

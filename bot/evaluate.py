@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.engine import Bot
-from bot.model import Action, Reply
+from bot.model import Action, Reply, Session
 
 OUT_OF_SCOPE = "other"
 # An answer with the key intent resolves a message labelled with any of the values.
@@ -139,6 +139,7 @@ def read_labelled(path: Path) -> Iterator[Labelled]:
 def evaluate(bot: Bot, items: Iterable[Labelled]) -> EvalReport:
     report = EvalReport()
     for item in items:
-        reply = bot.reply(f"eval-{item.line}", item.text)
+        # A fresh session per message, never stored: evaluating twice with one Bot gives the same result.
+        reply, _ = bot.respond(Session(key=f"eval-{item.line}"), item.text)
         report.outcomes.append(Outcome(item=item, reply=reply, verdict=verdict(item, reply)))
     return report

@@ -65,3 +65,10 @@ def test_shipped_shop_meets_its_targets_on_the_dev_set(repo: Path, shipped_bot: 
     assert summary["wrong"] <= 0.04
     answers = [o for o in report.outcomes if o.reply.action is Action.ANSWER]
     assert sum(o.verdict == "resolved" for o in answers) / len(answers) >= shipped_bot.shop.policy.answer_at
+
+
+def test_evaluating_twice_with_one_bot_gives_the_same_result(repo: Path) -> None:
+    """Each labelled message is asked in a fresh session: nothing leaks from one evaluation into the next."""
+    bot = Bot.from_config(repo / "config.yaml")
+    rows = list(read_labelled(repo / "tests" / "data" / "dev.jsonl"))
+    assert evaluate(bot, rows).to_dict() == evaluate(bot, rows).to_dict()

@@ -38,7 +38,7 @@ REPLY_VARIABLES = frozenset(
 def builtin_lexicon() -> dict[str, Any]:
     """The shipped language data: slang map, domain words, stopwords, anger words."""
     text = resources.files("bot").joinpath("data/lexicon.yaml").read_text(encoding="utf-8")
-    data: dict[str, Any] = yaml.safe_load(text)
+    data: dict[str, Any] = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return data
 
 

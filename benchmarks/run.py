@@ -332,11 +332,11 @@ Measured with cProfile and py-spy on this machine while writing this benchmark.
   same at 50k examples as at 1k; that is why the median grows so little with shop size. The p99 comes
   from short messages made only of common words ("怎么样了"): they still score up to 200 candidates
   per word and rapidfuzz the best 24. Lowering those bounds would cost recall; not done.
-- **Cold start.** A second start spends about 0.26 s importing (pydantic ~0.12 s; jieba imports
-  pkg_resources ~0.065 s and its HMM tables ~0.08 s), about 0.2 s reading jieba's dictionary (already
-  one `marshal.loads` of our own cache instead of jieba's ~0.8 s loader) and about 0.13 s compiling
-  the shop. Reaching 0.6 s would mean not importing pydantic on the CLI path or shipping a smaller
-  dictionary; neither was done.
+- **Cold start.** A second start spends about 0.25 s importing (pydantic ~0.12 s, jieba's HMM tables
+  ~0.08 s; jieba's import of pkg_resources is already avoided), about 0.2 s reading jieba's dictionary
+  (already one `marshal.loads` of our own cache instead of jieba's ~0.8 s loader) and about 0.1 s
+  compiling the shop. It sits within a few hundredths of 0.6 s and varies by that much between runs
+  here; going clearly below would mean not importing pydantic on the CLI path or a smaller dictionary.
 - **HTTP.** Each request costs about 2 ms of CPU in one process: ~0.55 ms for the turn (matching and
   two SQLite reads), ~0.55 ms for the fsync of `synchronous=FULL` (amortised by group commit when
   requests overlap), and about 1 ms of FastAPI, pydantic and JSON, which the echo endpoint pays
@@ -345,6 +345,10 @@ Measured with cProfile and py-spy on this machine while writing this benchmark.
   1.5 s). Still open: the p99 at 64 connections is a queue of ~64 requests × 2 ms, so it cannot
   reach 50 ms without cutting the per-request CPU by half or more (a faster JSON path, fewer SQLite
   round trips, `synchronous=NORMAL` for shops that accept losing the last turns on power loss).
+- **Two workers.** The echo scales with a second process; /v1/chat barely does, and its p99 grows:
+  both processes write one SQLite file, group commit batches only within a process, and SQLite's
+  busy handler *sleeps* while the other process holds the write lock. A single writer shared by the
+  workers, or the PostgreSQL store the design plans for several replicas, is the fix; not done.
 """
 
 

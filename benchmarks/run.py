@@ -20,7 +20,6 @@ import re
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -83,7 +82,8 @@ def generated_shop(target: Path, examples: int, intents: int) -> Path:
         lines += ["keywords:", f"  {a}: 0.9", f"  {b}: 0.8", f"  {c}: 0.8"]
         (target / "intents" / f"gen_{i:03d}.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
         (target / "responses" / f"gen_{i:03d}.yaml").write_text(
-            f"intent: gen_{i:03d}\nanswers:\n  - 关于{a}，请看商品详情页哦~\n  - 亲，{a}的信息在详情页~\n", encoding="utf-8"
+            f"intent: gen_{i:03d}\nanswers:\n  - 关于{a}，请看商品详情页哦~\n  - 亲，{a}的信息在详情页~\n",
+            encoding="utf-8",
         )
     return target / "config.yaml"
 
@@ -159,7 +159,9 @@ def bench_shop(name: str, config: Path, rounds: int, baselines: bool) -> list[Ro
             return reply.intent
         return None
 
-    p50, p99 = timed(lambda t: bot.respond(Session(key="bench", turns=1), t, now=1_800_000_000), texts, rounds)
+    p50, p99 = timed(
+        lambda t: bot.respond(Session(key="bench", turns=1), t, now=1_800_000_000), texts, rounds
+    )
     rows = [Row(name, examples, "店小二 (index + rapidfuzz on candidates)", p50, p99, *score(ours, dev),
                 *(score(ours, real) if real else (None, None)), build_s=build)]  # fmt: skip
     if not baselines:
@@ -202,7 +204,9 @@ def resident_mb(config: Path) -> float:
         "import sys; from bot import Bot; b=Bot.from_config(sys.argv[1]); b.reply('m','在吗'); "
         "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmRSS')][0])"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(config)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(config)], capture_output=True, text=True, check=True
+    )
     return int(out.stdout.split()[-1]) / 1024
 
 
@@ -220,11 +224,17 @@ def cold_start() -> dict[str, float]:
     code = (
         "import time; t=time.perf_counter(); import bot.cli; i=time.perf_counter()-t; "
         "from bot.segment import _base_dictionary; t=time.perf_counter(); _base_dictionary(); d=time.perf_counter()-t; "
-        "from bot import Bot; t=time.perf_counter(); Bot.from_config(%r); c=time.perf_counter()-t; print(i, d, c)"
-    ) % str(REPO / "config.yaml")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        "import sys; from bot import Bot; t=time.perf_counter(); Bot.from_config(sys.argv[1]); "
+        "c=time.perf_counter()-t; print(i, d, c)"
+    )
+    command = [sys.executable, "-c", code, str(REPO / "config.yaml")]
+    out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     imports, dictionary, compile_ = (float(x) for x in out.stdout.split())
-    times |= {"  of which: imports": imports, "  jieba dictionary": dictionary, "  intents compiled": compile_}
+    times |= {
+        "  of which: imports": imports,
+        "  jieba dictionary": dictionary,
+        "  intents compiled": compile_,
+    }
     shutil.rmtree(cache, ignore_errors=True)
     return times
 
@@ -286,7 +296,9 @@ def serve(kind: str, workers: int, port: int, shop_dir: Path) -> subprocess.Pope
     else:
         args = [sys.executable, "-m", "uvicorn", "echo:app", "--app-dir", str(REPO / "benchmarks"), "--port",
                 str(port), "--workers", str(workers), "--log-level", "warning"]  # fmt: skip
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     wait_for(port)
     time.sleep(1.5 if workers > 1 else 0.3)
     return process
@@ -369,7 +381,9 @@ def versions() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="smaller shops and shorter HTTP runs")
     parser.add_argument("--no-http", action="store_true")
     args = parser.parse_args()
@@ -377,14 +391,18 @@ def main() -> None:
     rounds = 2 if args.quick else 5
     print(versions())
     shop_rows: list[Row] = []
-    print("\nMatching (per message, in process), accuracy on tests/data/dev.jsonl and the real buyers' dev set")
+    print(
+        "\nMatching (per message, in process), accuracy on tests/data/dev.jsonl and the real buyers' dev set"
+    )
     rows = bench_shop("shipped", REPO / "config.yaml", rounds, baselines=True)
     rows[0].rss_mb = resident_mb(REPO / "config.yaml")
     shop_rows += rows
     for examples, intents in sizes:
         target = Path(tempfile.mkdtemp())
         config = generated_shop(target, examples, intents)
-        rows = bench_shop(f"generated {examples // 1000}k / {intents + 16} intents", config, rounds, baselines=True)
+        rows = bench_shop(
+            f"generated {examples // 1000}k / {intents + 16} intents", config, rounds, baselines=True
+        )
         rows[0].rss_mb = resident_mb(config)
         shop_rows += rows
         shutil.rmtree(target, ignore_errors=True)
@@ -404,7 +422,9 @@ def main() -> None:
     write_results(shop_rows, starts, http_rows, args)
 
 
-def write_results(shop_rows: list[Row], starts: dict[str, float], http_rows: list, args: argparse.Namespace) -> None:
+def write_results(
+    shop_rows: list[Row], starts: dict[str, float], http_rows: list, args: argparse.Namespace
+) -> None:
     ours = [r for r in shop_rows if r.method.startswith("店小二")]
     small = min((r for r in ours if r.name.startswith("generated")), key=lambda r: r.examples)
     large = max(ours, key=lambda r: r.examples)
@@ -463,7 +483,10 @@ def write_results(shop_rows: list[Row], starts: dict[str, float], http_rows: lis
             "",
             "| server | workers | connections | req/s | p50 ms | p99 ms |",
             "| --- | ---: | ---: | ---: | ---: | ---: |",
-            *[f"| {k} | {w} | {c} | {rps:.0f} | {p50:.2f} | {p99:.2f} |" for k, w, c, rps, p50, p99 in http_rows],
+            *[
+                f"| {k} | {w} | {c} | {rps:.0f} | {p50:.2f} | {p99:.2f} |"
+                for k, w, c, rps, p50, p99 in http_rows
+            ],
             "",
         ]
         for workers in (1, 2):
@@ -477,7 +500,9 @@ def write_results(shop_rows: list[Row], starts: dict[str, float], http_rows: lis
                 )
         low = table.get(("bot", 2, 1))
         if low:
-            lines.append(f"- 2 workers at low load (1 connection): p50 **{low[1]:.2f} ms** (a few ms expected with uvloop).")
+            lines.append(
+                f"- 2 workers at low load (1 connection): p50 **{low[1]:.2f} ms** (a few ms expected with uvloop)."
+            )
     RESULTS.write_text("\n".join(lines) + "\n" + WHY, encoding="utf-8")
     print(f"\nwrote {RESULTS.relative_to(REPO)}")
 

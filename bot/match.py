@@ -58,6 +58,8 @@ class Matcher:
     def __init__(self, compiled: Sequence[Compiled], examples: Sequence[ExampleEntry]) -> None:
         self._compiled = {c.intent.id: c for c in compiled}
         self._order = tuple(c.intent.id for c in compiled)
+        self._position = {intent_id: i for i, intent_id in enumerate(self._order)}  # ties: file order
+        self._with_patterns = tuple(c for c in compiled if c.patterns)
         self.examples = tuple(examples)
         phrases = [k for c in compiled for k in c.keywords]
         by_text: dict[str, list[Phrase]] = {}
@@ -85,11 +87,11 @@ class Matcher:
                     found.setdefault(phrase.intent_id, []).append(
                         (phrase, phrase.weight, start, stop, "keyword", phrase.origin)
                     )
-        for intent_id in self._order:
-            for regex, weight, origin in self._compiled[intent_id].patterns:
+        for compiled in self._with_patterns:
+            for regex, weight, origin in compiled.patterns:
                 hit = regex.search(text)
                 if hit:
-                    found.setdefault(intent_id, []).append(
+                    found.setdefault(compiled.intent.id, []).append(
                         (None, weight, hit.start(), hit.end(), f"pattern {regex.pattern}", origin)
                     )
 
@@ -149,7 +151,7 @@ class Matcher:
                     evidence=tuple(evidence),
                 )
             )
-        matches.sort(key=lambda m: (-m.score, -m.coverage, self._order.index(m.intent_id)))
+        matches.sort(key=lambda m: (-m.score, -m.coverage, self._position[m.intent_id]))
         return matches
 
 

@@ -100,17 +100,27 @@ class Matcher:
             entry = self.examples[doc]
             # Edit similarity, counted only as far as the example's meaningful (rare) words are
             # in the message too: "老人能用吗" shares 能用吗 with "白条能用吗" but not 白条.
-            sim = similarity(text, entry.normalized) * (0.6 + 0.4 * share)
-            if sim > nearest.get(entry.intent_id, (0.0, entry))[0]:
+            weight = 0.6 + 0.4 * share
+            best = nearest.get(entry.intent_id, (0.0, entry))[0]
+            if best >= weight:
+                continue  # even a perfect match would not beat the intent's best so far
+            sim = similarity(text, entry.normalized, at_least=best / weight) * weight
+            if sim > best:
                 nearest[entry.intent_id] = (sim, entry)
 
         content_chars = sum(t.end - t.start for t in content)
         matches = []
         for intent_id in set(found) | set(nearest):
+            if intent_id not in found and nearest[intent_id][0] < 0.5:
+                continue  # no evidence worth a score: it could only ever rank as 0
             compiled = self._compiled[intent_id]
             evidence: list[Evidence] = []
             vetoes = [n for n in compiled.negatives if n.text in text]
-            vetoes += [c for c in compiled.counters if similarity(text, c.text) >= COUNTER_SIMILARITY]
+            vetoes += [
+                c
+                for c in compiled.counters
+                if similarity(text, c.text, COUNTER_SIMILARITY) >= COUNTER_SIMILARITY
+            ]
             kw_miss = 1.0
             covered = [False] * len(text)
             for source, weight, start, end, kind, origin in found.get(intent_id, []):
@@ -155,16 +165,21 @@ class Matcher:
         return matches
 
 
-def similarity(text: str, example: str) -> float:
+def similarity(text: str, example: str, at_least: float = 0.0) -> float:
     """How alike a message and an example are, in [0, 1]: edit similarity, with a partial
-    match counted when the example is contained in a longer message."""
+    match counted when the example is contained in a longer message. A value under `at_least` may
+    come back as anything under it (rapidfuzz stops early), so callers that only compare save work."""
     if not text or not example:
         return 0.0
-    whole = fuzz.ratio(text, example) / 100
+    whole = fuzz.ratio(text, example, score_cutoff=at_least * 100) / 100
     shorter, longer = sorted((len(text), len(example)))
     if shorter < 3:
         return whole
-    part = fuzz.partial_ratio(text, example) / 100 * (shorter / longer) ** 0.25
+    factor = (shorter / longer) ** 0.25
+    floor = max(whole, at_least) / factor * 100  # below this the partial match cannot win
+    if floor > 100:
+        return whole
+    part = fuzz.partial_ratio(text, example, score_cutoff=floor) / 100 * factor
     return float(max(whole, part))
 
 

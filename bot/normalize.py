@@ -26,6 +26,23 @@ def _is_emoji(ch: str) -> bool:
     return cat in ("So", "Sk", "Cs", "Co") or 0x1F000 <= ord(ch) <= 0x1FAFF or ch in "\ufe0f\u20e3"
 
 
+class _EmojiToSpace(dict[int, int]):
+    """A `str.translate` table that learns each character once: emoji and symbols become a space,
+    everything else stays. It stops learning at `LIMIT` characters (a message made of every code
+    point there is must not grow it without end)."""
+
+    LIMIT = 1 << 16
+
+    def __missing__(self, code: int) -> int:
+        value = 0x20 if _is_emoji(chr(code)) else code
+        if len(self) < self.LIMIT:
+            self[code] = value
+        return value
+
+
+_EMOJI = _EmojiToSpace()
+
+
 class Normalizer:
     """Turns what a buyer typed into the form intents are matched on."""
 
@@ -39,7 +56,7 @@ class Normalizer:
         text = unicodedata.normalize("NFKC", text)
         text = _CONTROL.sub(" ", text)
         text = _EMOTICON.sub(" ", text)
-        text = "".join(" " if _is_emoji(ch) else ch for ch in text)
+        text = text.translate(_EMOJI)
         text = text.lower()
         text = self._converter.convert(text)
         if self._slang_re is not None:

@@ -6,6 +6,7 @@ This is not `str.format`: a template cannot reach attributes or items of Python 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -23,8 +24,10 @@ _FIELD = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 _NAME = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")
 
 
-def variables(template: str) -> tuple[list[str], list[str]]:
-    """The variable names a template uses, and the fields that are not valid names."""
+@functools.lru_cache(maxsize=4096)
+def variables(template: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The variable names a template uses, and the fields that are not valid names (cached: the
+    same few templates are asked about at every reply)."""
     names: list[str] = []
     bad: list[str] = []
     for m in _FIELD.finditer(template):
@@ -32,7 +35,7 @@ def variables(template: str) -> tuple[list[str], list[str]]:
         if field is None:
             continue
         (names if _NAME.fullmatch(field) else bad).append(field)
-    return names, bad
+    return tuple(names), tuple(bad)
 
 
 def fill(template: str, values: Mapping[str, str]) -> str:

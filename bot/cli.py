@@ -140,9 +140,17 @@ def chat(show_why: bool, config: str) -> None:
 @click.option("--port", type=int, default=None, help="Port (default: server.port in config.yaml).")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes.")
 @click.option("--watch", is_flag=True, help="Reload when intents/, responses/ or config.yaml change.")
+@click.option(
+    "--loop",
+    type=click.Choice(["asyncio", "uvloop"]),
+    default="asyncio",
+    show_default=True,
+    help="Event loop. uvloop lets some connections wait for seconds when the server is saturated"
+    " (see benchmarks/RESULTS.md); asyncio serves them in turn.",
+)
 @config_option
 @friendly
-def serve(host: str | None, port: int | None, workers: int, watch: bool, config: str) -> None:
+def serve(host: str | None, port: int | None, workers: int, watch: bool, loop: str, config: str) -> None:
     """Serve the HTTP API (POST /v1/chat, handoff queue, /metrics; OpenAPI page at /docs)."""
     import uvicorn
 
@@ -160,6 +168,8 @@ def serve(host: str | None, port: int | None, workers: int, watch: bool, config:
         port=port or server.port,
         workers=workers,
         log_level="warning",
+        loop=loop,
+        http="bot.asgi:NoDelayHttpTools",  # httptools, with TCP_NODELAY in every worker
     )
 
 

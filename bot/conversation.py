@@ -7,12 +7,17 @@ ticket), the bot only says so and records the buyer's messages for the agent.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import threading
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from bot import hours
 from bot.engine import Bot
@@ -21,6 +26,9 @@ from bot.render import fill
 from bot.storage import Store, TurnConflict
 
 _RETRIES = 5
+# Sessions kept in memory after this process wrote them: a turn starts without reading the store.
+RECENT_SESSIONS = 20_000
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,6 +55,9 @@ class Conversations:
         # Turns of one session are taken one at a time in this process; across processes the
         # store's turn uniqueness and a retry do the same.
         self._locks = tuple(threading.Lock() for _ in range(64))
+        self._gates: dict[str, _Gate] = {}  # the same for turns on an event loop
+        self._relay_of_loop: _Relay | None = None
+        self._recent = _Recent(RECENT_SESSIONS)
 
     def turn(
         self,
@@ -56,28 +67,89 @@ class Conversations:
         shop_id: str | None = None,
         context: Mapping[str, str] | None = None,
     ) -> TurnResult:
+        """One turn, waiting for its write (for threads: the CLI, dialogues, library users)."""
         with self._locks[zlib.crc32(session_id.encode()) % len(self._locks)]:
-            for _ in range(_RETRIES):
+            for attempt in range(_RETRIES):
+                planned = self._plan(session_id, message, buyer_id, shop_id, context, attempt > 0)
                 try:
-                    return self._turn(session_id, message, buyer_id, shop_id, context)
-                except TurnConflict:
-                    continue  # another process wrote this turn of the session first: read it again
+                    return self._stored(planned, self.store.record(*planned.writes))
+                except TurnConflict:  # another process wrote this turn of the session first
+                    self._conflict(planned)
+                    continue
         raise TurnConflict(session_id)
 
-    def _turn(
+    async def turn_async(
+        self,
+        session_id: str,
+        message: str,
+        buyer_id: str | None = None,
+        shop_id: str | None = None,
+        context: Mapping[str, str] | None = None,
+    ) -> TurnResult:
+        """One turn for an event loop: the reply is worked out right here (a fraction of a
+        millisecond of CPU, which a thread would only queue for the same GIL), and only the durable
+        write waits, on the store's writer, without holding the loop."""
+        async with self._one_at_a_time(session_id):
+            for attempt in range(_RETRIES):
+                planned = self._plan(session_id, message, buyer_id, shop_id, context, attempt > 0)
+                try:
+                    ids = await self._relay().wait(self.store.submit(*planned.writes))
+                except TurnConflict:
+                    self._conflict(planned)
+                    continue
+                return self._stored(planned, ids)
+        raise TurnConflict(session_id)
+
+    def _conflict(self, planned: _Planned) -> None:
+        if planned.remembered:  # then memory is not to be trusted: other processes write sessions too
+            self._recent.forget_all()
+
+    def _stored(self, planned: _Planned, ids: tuple[int, int | None]) -> TurnResult:
+        self._recent.put(planned.writes[1])
+        return planned.done(ids)
+
+    def _relay(self) -> _Relay:
+        loop = asyncio.get_running_loop()
+        if self._relay_of_loop is None or self._relay_of_loop.loop is not loop:
+            self._relay_of_loop = _Relay(loop)
+        return self._relay_of_loop
+
+    @contextlib.asynccontextmanager
+    async def _one_at_a_time(self, session_id: str) -> AsyncIterator[None]:
+        """Turns of one session in arrival order; a lock exists only while the session has a turn
+        in flight, so idle sessions cost nothing."""
+        gate = self._gates.get(session_id)
+        if gate is None:
+            gate = self._gates[session_id] = _Gate()
+        gate.users += 1
+        try:
+            async with gate.lock:
+                yield
+        finally:
+            gate.users -= 1
+            if not gate.users:
+                del self._gates[session_id]
+
+    def _plan(
         self,
         session_id: str,
         message: str,
         buyer_id: str | None,
         shop_id: str | None,
         context: Mapping[str, str] | None,
-    ) -> TurnResult:
+        again: bool = False,
+    ) -> _Planned:
+        """The turn worked out from the session as this process last wrote it, or (`again`, after a
+        conflict: another process moved the session on) as the store has it."""
         bot = self._bot()
         now = self._clock()
-        session = self.store.session(session_id) or Session(key=session_id)
+        remembered = None if again else self._recent.get(session_id)
+        session = remembered or self.store.session(session_id) or Session(key=session_id)
+        # A ticket is only ever opened by a turn that hands the session off (stored with it), so a
+        # session that was not handed off has none to look for.
+        held = self.store.open_ticket(session_id) if session.handed_off else None
         if session.updated_at and now - session.updated_at > self._idle:
             session = Session(key=session_id, turns=session.turns)  # a fresh start, same transcript
-        held = self.store.open_ticket(session_id)
         ticket = None
         if held is not None:
             service = bot.shop.settings.service
@@ -119,11 +191,98 @@ class Conversations:
             buyer_id=buyer_id,
             shop_id=shop_id,
         )
-        turn_id, ticket_id = self.store.record(record, after, ticket)
-        if held is not None and held.id is not None:
-            self.store.leave_message(held.id, message)
-        saved = dataclasses.replace(ticket, id=ticket_id) if ticket is not None else None
-        return TurnResult(reply=reply, turn_id=turn_id, ticket=saved)
+        return _Planned(reply=reply, writes=(record, after, ticket, held.id if held else None), ticket=ticket,
+                        remembered=remembered is not None)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Planned:
+    """A worked-out turn: the reply and what must be stored before it goes out."""
+
+    reply: Reply
+    writes: tuple[TurnRecord, Session, Ticket | None, int | None]
+    ticket: Ticket | None
+    remembered: bool  # worked out from the session in memory, not from the store
+
+    def done(self, ids: tuple[int, int | None]) -> TurnResult:
+        turn_id, ticket_id = ids
+        saved = dataclasses.replace(self.ticket, id=ticket_id) if self.ticket is not None else None
+        return TurnResult(reply=self.reply, turn_id=turn_id, ticket=saved)
+
+
+class _Relay:
+    """Brings writes completed on the store's writer thread back to an event loop: one wake-up of
+    the loop per batch of completions, not one per turn (each is a system call, and a turn of the
+    GIL between the two threads)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._lock = threading.Lock()
+        self._arrived: list[tuple[Future[Any], asyncio.Future[Any]]] = []
+
+    def wait(self, future: Future[T]) -> asyncio.Future[T]:
+        waiter: asyncio.Future[T] = self.loop.create_future()
+        future.add_done_callback(lambda done: self._arrive(done, waiter))
+        return waiter
+
+    def _arrive(self, future: Future[Any], waiter: asyncio.Future[Any]) -> None:
+        with self._lock:
+            self._arrived.append((future, waiter))
+            first = len(self._arrived) == 1
+        if first:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+                self.loop.call_soon_threadsafe(self._deliver)
+
+    def _deliver(self) -> None:
+        with self._lock:
+            arrived, self._arrived = self._arrived, []
+        for future, waiter in arrived:
+            if waiter.cancelled():
+                continue
+            error = future.exception()
+            if error is not None:
+                waiter.set_exception(error)
+            else:
+                waiter.set_result(future.result())
+
+
+class _Recent:
+    """The sessions this process wrote last, least recently written dropped first, so that a turn
+    need not read the store. Another process may have moved a session on since: its write then
+    conflicts (the turn number exists) and the turn is worked out again from the store, so a stale
+    entry costs a retry, never a wrong turn. After one, memory is off for good: the sessions are
+    shared with other processes (`--workers 2`, replicas on one database), and it would miss often."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
+
+    def get(self, key: str) -> Session | None:
+        with self._lock:
+            return self._sessions.get(key)
+
+    def forget_all(self) -> None:
+        with self._lock:
+            self._size = 0
+            self._sessions.clear()
+
+    def put(self, session: Session) -> None:
+        if not self._size:
+            return
+        with self._lock:
+            self._sessions[session.key] = session
+            self._sessions.move_to_end(session.key)
+            if len(self._sessions) > self._size:
+                self._sessions.popitem(last=False)
+
+
+class _Gate:
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
 
 
 def priority(reply: Reply) -> str:

@@ -66,3 +66,23 @@ def test_sqlite_data_outlives_the_store_object(tmp_path: Path) -> None:
     again = SQLiteStore(path)
     assert 1 == len(again.transcript("s")) and again.open_ticket("s") is not None
     again.ping()
+
+
+def test_one_batch_stores_each_turn_under_its_own_id_and_conflicts_alone(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "bot.db")
+    with store._write_lock:  # hold the writer, so that what follows is committed as one batch
+        first = store.submit(turn("x", 1), Session(key="x", turns=1))
+        futures = [
+            store.submit(turn(f"s{i}", 1, f"第{i}句"), Session(key=f"s{i}", turns=1)) for i in range(30)
+        ]
+        twice = store.submit(turn("s7", 1, "又一句"), Session(key="s7", turns=1, misses=2))
+        with_ticket = store.submit(turn("t", 1), Session(key="t", turns=1), ticket("t"))
+    first.result(timeout=10)
+    with pytest.raises(TurnConflict):
+        twice.result(timeout=10)
+    for i, future in enumerate(futures):
+        turn_id, _ = future.result(timeout=10)
+        assert [(turn_id, f"第{i}句")] == [(t.id, t.message) for t in store.transcript(f"s{i}")]
+    assert 0 == store.session("s7").misses  # type: ignore[union-attr]
+    _, ticket_id = with_ticket.result(timeout=10)
+    assert ticket_id == store.open_ticket("t").id  # type: ignore[union-attr]

@@ -7,6 +7,7 @@ methods.
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from typing import Protocol
 
 from bot.model import Session, Ticket, TicketStatus, TurnRecord
@@ -20,9 +21,17 @@ class Store(Protocol):
     def session(self, key: str) -> Session | None:
         """The saved state of a session, or None if it never spoke."""
 
-    def record(self, turn: TurnRecord, session: Session, ticket: Ticket | None) -> tuple[int, int | None]:
-        """Write the turn, the session after it and a new ticket, all or nothing, durably, before the
-        reply goes out. Returns (turn id, ticket id). Raises `TurnConflict` if the turn exists."""
+    def submit(
+        self, turn: TurnRecord, session: Session, ticket: Ticket | None = None, left_on: int | None = None
+    ) -> Future[tuple[int, int | None]]:
+        """Write the turn, the session after it, a new ticket and (with `left_on`) the buyer's message
+        into the ticket a person holds: all or nothing. The future is done once the write is durable,
+        with (turn id, ticket id), or fails with `TurnConflict` if the turn exists (nothing written)."""
+
+    def record(
+        self, turn: TurnRecord, session: Session, ticket: Ticket | None = None, left_on: int | None = None
+    ) -> tuple[int, int | None]:
+        """`submit(...)` and wait for it: the reply may go out when this returns."""
 
     def transcript(self, session_id: str) -> list[TurnRecord]: ...
 
@@ -39,9 +48,6 @@ class Store(Protocol):
 
     def close(self, ticket_id: int, at: float, note: str | None = None) -> Ticket:
         """Close a ticket; the bot answers the session again. KeyError if unknown."""
-
-    def leave_message(self, ticket_id: int, text: str) -> None:
-        """Add what the buyer wrote while waiting to the ticket, for the agent."""
 
     def ping(self) -> None:
         """Raise if the store cannot be written."""

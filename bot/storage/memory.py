@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from concurrent.futures import Future
 
 from bot.model import Session, Ticket, TicketStatus, TurnRecord
 from bot.storage import TurnConflict
@@ -20,7 +21,19 @@ class MemoryStore:
     def session(self, key: str) -> Session | None:
         return self._sessions.get(key)
 
-    def record(self, turn: TurnRecord, session: Session, ticket: Ticket | None) -> tuple[int, int | None]:
+    def submit(
+        self, turn: TurnRecord, session: Session, ticket: Ticket | None = None, left_on: int | None = None
+    ) -> Future[tuple[int, int | None]]:
+        future: Future[tuple[int, int | None]] = Future()
+        try:
+            future.set_result(self.record(turn, session, ticket, left_on))
+        except TurnConflict as exc:
+            future.set_exception(exc)
+        return future
+
+    def record(
+        self, turn: TurnRecord, session: Session, ticket: Ticket | None = None, left_on: int | None = None
+    ) -> tuple[int, int | None]:
         with self._lock:
             if any(t.session_id == turn.session_id and t.turn == turn.turn for t in self._turns):
                 raise TurnConflict(turn.session_id)
@@ -31,6 +44,11 @@ class MemoryStore:
             if ticket is not None:
                 ticket_id = len(self._tickets) + 1
                 self._tickets[ticket_id] = dataclasses.replace(ticket, id=ticket_id)
+            held = self._tickets.get(left_on) if left_on is not None else None
+            if held is not None:
+                self._tickets[held.id or 0] = dataclasses.replace(
+                    held, left_messages=(*held.left_messages, turn.message)
+                )
             return turn_id, ticket_id
 
     def transcript(self, session_id: str) -> list[TurnRecord]:
@@ -69,13 +87,6 @@ class MemoryStore:
                 ticket, status=TicketStatus.CLOSED, closed_at=at, note=note
             )
             return self._tickets[ticket_id]
-
-    def leave_message(self, ticket_id: int, text: str) -> None:
-        with self._lock:
-            ticket = self._tickets[ticket_id]
-            self._tickets[ticket_id] = dataclasses.replace(
-                ticket, left_messages=(*ticket.left_messages, text)
-            )
 
     def ping(self) -> None:
         return None

@@ -8,13 +8,21 @@ turn. Each thread has its own connection; WAL lets readers go on while one write
 from __future__ import annotations
 
 import json
+import os
+import queue
 import sqlite3
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 from bot.model import Action, HandoffReason, Session, Ticket, TicketStatus, TurnRecord
 from bot.storage import TurnConflict
@@ -61,15 +69,23 @@ CREATE INDEX IF NOT EXISTS tickets_by_status ON tickets (status, created_at);
 """
 
 
+# Rows per INSERT: 11 values a turn stays far below SQLite's limit of 32766 variables.
+_ROWS_PER_STATEMENT = 500
+
+
 class SQLiteStore:
     def __init__(self, path: Path, synchronous: str = "FULL") -> None:
         self.path = path
         self._synchronous = synchronous
         self._local = threading.local()
         self._write_lock = threading.Lock()
-        self._queue_lock = threading.Lock()
-        self._queue: list[_Pending] = []
-        self._leading = False
+        self._writes: queue.SimpleQueue[_Write] = queue.SimpleQueue()
+        self._writer_lock = threading.Lock()
+        self._writer_pid = 0
+        # Processes that share the file take turns at writing through this lock: the kernel wakes the
+        # next one as soon as it is free, where SQLite's busy handler would sleep for milliseconds.
+        self._lock_path = path.with_name(path.name + ".lock")
+        self._lock_file: tuple[int, int] | None = None  # (pid, fd)
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connection() as db:
             db.executescript(_SCHEMA)
@@ -95,9 +111,9 @@ class SQLiteStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        # One writer at a time in this process: threads queue on a lock instead of meeting SQLite's
-        # busy handler, which sleeps (milliseconds) while another connection holds the write lock.
-        with self._write_lock, self._connection() as db:
+        # One writer at a time: threads of this process queue on a lock, processes on a file lock,
+        # instead of meeting SQLite's busy handler, which sleeps while another one writes.
+        with self._write_lock, self._across_processes(), self._connection() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -106,79 +122,109 @@ class SQLiteStore:
                 raise
             db.execute("COMMIT")
 
+    @contextmanager
+    def _across_processes(self) -> Iterator[None]:
+        if fcntl is None:  # pragma: no cover - Windows: SQLite's own locking alone
+            yield
+            return
+        if self._lock_file is None or self._lock_file[0] != os.getpid():
+            self._lock_file = (os.getpid(), os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644))
+        fd = self._lock_file[1]
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
     def session(self, key: str) -> Session | None:
         with self._connection() as db:
             row = db.execute("SELECT state FROM sessions WHERE key = ?", (key,)).fetchone()
         return _session(key, json.loads(row["state"])) if row else None
 
-    def record(self, turn: TurnRecord, session: Session, ticket: Ticket | None) -> tuple[int, int | None]:
-        """Group commit: turns recorded at the same time share one transaction and one fsync. The first
-        caller to find no writer becomes it and commits everything queued until the queue is empty;
-        every caller returns only after the commit that holds its turn."""
-        pending = _Pending(turn, session, ticket)
-        with self._queue_lock:
-            self._queue.append(pending)
-            lead = not self._leading
-            self._leading = True
-        while lead:
-            with self._queue_lock:
-                batch, self._queue = self._queue, []
-                if not batch:
-                    self._leading = False
+    def submit(
+        self, turn: TurnRecord, session: Session, ticket: Ticket | None = None, left_on: int | None = None
+    ) -> Future[tuple[int, int | None]]:
+        """Group commit: one writer thread takes every write queued while it was committing the last
+        batch and stores them in one transaction with one fsync. Under load a batch holds many turns,
+        so the fsync that makes them durable is paid once for all of them."""
+        write = _Write(turn, session, ticket, left_on)
+        self._writes.put(write)
+        if self._writer_pid != os.getpid():
+            self._start_writer()
+        return write.future
+
+    def record(
+        self, turn: TurnRecord, session: Session, ticket: Ticket | None = None, left_on: int | None = None
+    ) -> tuple[int, int | None]:
+        return self.submit(turn, session, ticket, left_on).result()
+
+    def _start_writer(self) -> None:
+        with self._writer_lock:
+            if self._writer_pid != os.getpid():  # none yet, or this is a forked child without it
+                threading.Thread(target=self._write_forever, name="sqlite-writer", daemon=True).start()
+                self._writer_pid = os.getpid()
+
+    def _write_forever(self) -> None:
+        while True:
+            batch = [self._writes.get()]
+            while True:
+                try:
+                    batch.append(self._writes.get_nowait())
+                except queue.Empty:
                     break
             self._commit(batch)
-        pending.done.wait()
-        if pending.error is not None:
-            raise pending.error
-        assert pending.result is not None
-        return pending.result
 
-    def _commit(self, batch: list[_Pending]) -> None:
+    def _commit(self, batch: list[_Write]) -> None:
+        results: list[tuple[int, int | None] | Exception]
         try:
-            with self._transaction() as db:
-                for item in batch:
-                    db.execute("SAVEPOINT turn")
-                    try:
-                        item.result = self._write(db, item.turn, item.session, item.ticket)
-                    except sqlite3.IntegrityError:
-                        db.execute("ROLLBACK TO turn")
-                        item.error = TurnConflict(item.turn.session_id)
-                    db.execute("RELEASE turn")
-        except Exception as exc:  # the commit itself failed: no turn of the batch is stored
-            for item in batch:
-                item.result, item.error = None, exc
-        for item in batch:
-            item.done.set()
+            try:
+                with self._transaction() as db:
+                    results = [*self._write_all(db, batch)]
+            except sqlite3.IntegrityError:  # another process wrote one of these turns first
+                with self._transaction() as db:
+                    results = [self._write_or_conflict(db, item) for item in batch]
+        except Exception as exc:  # the commit itself failed: no write of the batch is stored
+            results = [exc] * len(batch)
+        for item, result in zip(batch, results, strict=True):
+            if isinstance(result, Exception):
+                item.future.set_exception(result)
+            else:
+                item.future.set_result(result)
+
+    def _write_or_conflict(self, db: sqlite3.Connection, item: _Write) -> tuple[int, int | None] | Exception:
+        db.execute("SAVEPOINT turn")
+        try:
+            return self._write_all(db, [item])[0]
+        except sqlite3.IntegrityError:
+            db.execute("ROLLBACK TO turn")
+            return TurnConflict(item.turn.session_id)
+        finally:
+            db.execute("RELEASE turn")
 
     @staticmethod
-    def _write(
-        db: sqlite3.Connection, turn: TurnRecord, session: Session, ticket: Ticket | None
-    ) -> tuple[int, int | None]:
-        cursor = db.execute(
-            "INSERT INTO turns (session_id, turn, at, buyer_id, shop_id, message, reply, action, intent,"
-            " confidence, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                turn.session_id, turn.turn, turn.at, turn.buyer_id, turn.shop_id, turn.message,
-                turn.reply, turn.action.value, turn.intent, turn.confidence,
-                turn.reason.value if turn.reason else None,
-            ),
-        )  # fmt: skip
-        turn_id = int(cursor.lastrowid or 0)
-        db.execute(
-            "INSERT INTO sessions (key, state, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE"
-            " SET state = excluded.state, updated_at = excluded.updated_at",
-            (session.key, json.dumps(_state(session), ensure_ascii=False), session.updated_at),
-        )
-        ticket_id = None
-        if ticket is not None:
+    def _write_all(db: sqlite3.Connection, batch: list[_Write]) -> list[tuple[int, int | None]]:
+        """A batch in a few statements, not a few per turn: each statement hands Python's GIL to the
+        event loop and waits to get it back, so their number, not their size, is what costs."""
+        ids: list[tuple[int, int | None]] = []
+        for start in range(0, len(batch), _ROWS_PER_STATEMENT):
+            chunk = batch[start : start + _ROWS_PER_STATEMENT]
             cursor = db.execute(
-                "INSERT INTO tickets (session_id, buyer_id, reason, priority, status, created_at, order_number)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (ticket.session_id, ticket.buyer_id, ticket.reason.value, ticket.priority,
-                 ticket.status.value, ticket.created_at, ticket.order_number),
-            )  # fmt: skip
-            ticket_id = int(cursor.lastrowid or 0)
-        return turn_id, ticket_id
+                "INSERT INTO turns (session_id, turn, at, buyer_id, shop_id, message, reply, action, intent,"
+                " confidence, reason) VALUES "
+                + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk)),
+                [value for item in chunk for value in item.turn_row],
+            )
+            # One INSERT gives its rows consecutive ids (AUTOINCREMENT, and we hold the write lock).
+            first = int(cursor.lastrowid or 0) - len(chunk) + 1
+            db.execute(
+                "INSERT INTO sessions (key, state, updated_at) VALUES "
+                + ", ".join(["(?, ?, ?)"] * len(chunk))
+                + " ON CONFLICT (key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+                [value for item in chunk for value in item.session_row],
+            )
+            for offset, item in enumerate(chunk):
+                ids.append((first + offset, _ticket_and_left_message(db, item)))
+        return ids
 
     def transcript(self, session_id: str) -> list[TurnRecord]:
         with self._connection() as db:
@@ -237,31 +283,54 @@ class SQLiteStore:
             raise KeyError(ticket_id)
         return ticket
 
-    def leave_message(self, ticket_id: int, text: str) -> None:
-        with self._transaction() as db:
-            row = db.execute("SELECT left_messages FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
-            if row is None:
-                raise KeyError(ticket_id)
-            left = [*json.loads(row["left_messages"]), text]
-            db.execute(
-                "UPDATE tickets SET left_messages = ? WHERE id = ?",
-                (json.dumps(left, ensure_ascii=False), ticket_id),
-            )
-
     def ping(self) -> None:
         with self._connection() as db:
             db.execute("BEGIN IMMEDIATE")  # takes the write lock: fails when the file is not writable
             db.execute("ROLLBACK")
 
 
-class _Pending:
-    """One turn waiting for the group commit that stores it."""
+def _turn_row(turn: TurnRecord) -> tuple[Any, ...]:
+    return (
+        turn.session_id, turn.turn, turn.at, turn.buyer_id, turn.shop_id, turn.message, turn.reply,
+        turn.action.value, turn.intent, turn.confidence, turn.reason.value if turn.reason else None,
+    )  # fmt: skip
 
-    def __init__(self, turn: TurnRecord, session: Session, ticket: Ticket | None) -> None:
-        self.turn, self.session, self.ticket = turn, session, ticket
-        self.done = threading.Event()
-        self.result: tuple[int, int | None] | None = None
-        self.error: Exception | None = None
+
+def _session_row(session: Session) -> tuple[Any, ...]:
+    return session.key, json.dumps(_state(session), ensure_ascii=False), session.updated_at
+
+
+def _ticket_and_left_message(db: sqlite3.Connection, item: _Write) -> int | None:
+    """The rare parts of a write: a new ticket (its id), the message left for a held ticket."""
+    ticket_id = None
+    if (ticket := item.ticket) is not None:
+        cursor = db.execute(
+            "INSERT INTO tickets (session_id, buyer_id, reason, priority, status, created_at, order_number)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (ticket.session_id, ticket.buyer_id, ticket.reason.value, ticket.priority, ticket.status.value,
+             ticket.created_at, ticket.order_number),
+        )  # fmt: skip
+        ticket_id = int(cursor.lastrowid or 0)
+    if item.left_on is not None:
+        db.execute(
+            "UPDATE tickets SET left_messages = json_insert(left_messages, '$[#]', ?) WHERE id = ?",
+            (item.turn.message, item.left_on),
+        )
+    return ticket_id
+
+
+class _Write:
+    """One turn waiting for the group commit that stores it. Its rows are built by the caller, so that
+    the writer thread, which must share Python's GIL with the event loop, has little to do but wait."""
+
+    __slots__ = ("future", "left_on", "session_row", "ticket", "turn", "turn_row")
+
+    def __init__(
+        self, turn: TurnRecord, session: Session, ticket: Ticket | None, left_on: int | None
+    ) -> None:
+        self.turn, self.ticket, self.left_on = turn, ticket, left_on
+        self.turn_row, self.session_row = _turn_row(turn), _session_row(session)
+        self.future: Future[tuple[int, int | None]] = Future()
 
 
 def _state(session: Session) -> dict[str, Any]:

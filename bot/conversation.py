@@ -73,9 +73,8 @@ class Conversations:
                 planned = self._plan(session_id, message, buyer_id, shop_id, context, attempt > 0)
                 try:
                     return self._stored(planned, self.store.record(*planned.writes))
-                except TurnConflict:  # another process wrote this turn of the session first
-                    self._conflict(planned)
-                    continue
+                except TurnConflict:
+                    continue  # another process wrote this turn of the session first: read it again
         raise TurnConflict(session_id)
 
     async def turn_async(
@@ -95,14 +94,9 @@ class Conversations:
                 try:
                     ids = await self._relay().wait(self.store.submit(*planned.writes))
                 except TurnConflict:
-                    self._conflict(planned)
                     continue
                 return self._stored(planned, ids)
         raise TurnConflict(session_id)
-
-    def _conflict(self, planned: _Planned) -> None:
-        if planned.remembered:  # then memory is not to be trusted: other processes write sessions too
-            self._recent.forget_all()
 
     def _stored(self, planned: _Planned, ids: tuple[int, int | None]) -> TurnResult:
         self._recent.put(planned.writes[1])
@@ -144,6 +138,8 @@ class Conversations:
         bot = self._bot()
         now = self._clock()
         remembered = None if again else self._recent.get(session_id)
+        if remembered is not None and self.store.turn_hint(session_id) != remembered.turns:
+            remembered = None  # another process has moved the session on
         session = remembered or self.store.session(session_id) or Session(key=session_id)
         # A ticket is only ever opened by a turn that hands the session off (stored with it), so a
         # session that was not handed off has none to look for.
@@ -191,8 +187,7 @@ class Conversations:
             buyer_id=buyer_id,
             shop_id=shop_id,
         )
-        return _Planned(reply=reply, writes=(record, after, ticket, held.id if held else None), ticket=ticket,
-                        remembered=remembered is not None)  # fmt: skip
+        return _Planned(reply=reply, writes=(record, after, ticket, held.id if held else None), ticket=ticket)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -202,7 +197,6 @@ class _Planned:
     reply: Reply
     writes: tuple[TurnRecord, Session, Ticket | None, int | None]
     ticket: Ticket | None
-    remembered: bool  # worked out from the session in memory, not from the store
 
     def done(self, ids: tuple[int, int | None]) -> TurnResult:
         turn_id, ticket_id = ids
@@ -248,10 +242,7 @@ class _Relay:
 
 class _Recent:
     """The sessions this process wrote last, least recently written dropped first, so that a turn
-    need not read the store. Another process may have moved a session on since: its write then
-    conflicts (the turn number exists) and the turn is worked out again from the store, so a stale
-    entry costs a retry, never a wrong turn. After one, memory is off for good: the sessions are
-    shared with other processes (`--workers 2`, replicas on one database), and it would miss often."""
+    need not read the store. The store's turn hint tells when another process has moved one on."""
 
     def __init__(self, size: int) -> None:
         self._size = size
@@ -262,14 +253,7 @@ class _Recent:
         with self._lock:
             return self._sessions.get(key)
 
-    def forget_all(self) -> None:
-        with self._lock:
-            self._size = 0
-            self._sessions.clear()
-
     def put(self, session: Session) -> None:
-        if not self._size:
-            return
         with self._lock:
             self._sessions[session.key] = session
             self._sessions.move_to_end(session.key)

@@ -395,5 +395,8 @@ def _ticket(t: Ticket, transcript: list[TurnRecord]) -> TicketOut:
 def app_from_environment() -> ASGIApp:
     """Factory for `uvicorn --factory` and `bot serve --workers N`: config path from $BOT_CONFIG."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    # The logging HOWTO's "Optimization": a turn's line needs no caller, thread or process lookup.
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging._srcfile = None
     watch = os.environ.get("BOT_WATCH") == "1" or None
     return create_app(os.environ.get("BOT_CONFIG", "config.yaml"), watch=watch)

@@ -11,7 +11,7 @@ import heapq
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _K1 = 1.2
 _B = 0.75
@@ -27,8 +27,7 @@ def terms(tokens: Iterable[str]) -> list[str]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):  # a tuple: two dozen of them are made for every message
     """A candidate example: its BM25 score, and `share`, the part of the example's own weight the
     query covers (1.0: every word of the example is in the query, rare ones weighing most)."""
 
@@ -90,8 +89,6 @@ class Index:
                 continue
             for doc, value in posting[: self.OPEN_LIMIT]:
                 scores[doc] += value
-        best = heapq.nlargest(limit, scores.items(), key=lambda item: (item[1], -item[0]))
-        return [
-            Hit(doc, score, min(1.0, score / self._full[doc]) if self._full[doc] else 0.0)
-            for doc, score in best
-        ]
+        best = heapq.nlargest(limit, [(score, -doc) for doc, score in scores.items()])  # ties: lower doc
+        full = self._full
+        return [Hit(-neg, score, min(1.0, score / full[-neg]) if full[-neg] else 0.0) for score, neg in best]

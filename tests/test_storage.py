@@ -86,3 +86,11 @@ def test_one_batch_stores_each_turn_under_its_own_id_and_conflicts_alone(tmp_pat
     assert 0 == store.session("s7").misses  # type: ignore[union-attr]
     _, ticket_id = with_ticket.result(timeout=10)
     assert ticket_id == store.open_ticket("t").id  # type: ignore[union-attr]
+
+
+def test_processes_sharing_a_database_see_the_turn_each_session_reached(tmp_path: Path) -> None:
+    one, other = SQLiteStore(tmp_path / "bot.db"), SQLiteStore(tmp_path / "bot.db")
+    assert other.turn_hint("s") is None
+    one.record(turn("s", 1), Session(key="s", turns=1))
+    one.record(turn("s", 2), Session(key="s", turns=2))
+    assert (2, None) == (other.turn_hint("s"), other.turn_hint("t"))

@@ -21,6 +21,10 @@ class Store(Protocol):
     def session(self, key: str) -> Session | None:
         """The saved state of a session, or None if it never spoke."""
 
+    def turn_hint(self, key: str) -> int | None:
+        """The turn the session last reached, if the store can tell without I/O: a hint that may be
+        out of date (the write of a turn planned on it then conflicts), or None."""
+
     def submit(
         self, turn: TurnRecord, session: Session, ticket: Ticket | None = None, left_on: int | None = None
     ) -> Future[tuple[int, int | None]]:

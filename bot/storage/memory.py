@@ -21,6 +21,10 @@ class MemoryStore:
     def session(self, key: str) -> Session | None:
         return self._sessions.get(key)
 
+    def turn_hint(self, key: str) -> int | None:
+        session = self._sessions.get(key)
+        return session.turns if session else None
+
     def submit(
         self, turn: TurnRecord, session: Session, ticket: Ticket | None = None, left_on: int | None = None
     ) -> Future[tuple[int, int | None]]:

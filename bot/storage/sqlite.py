@@ -7,6 +7,7 @@ turn. Each thread has its own connection; WAL lets readers go on while one write
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -19,14 +20,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
-
 from bot.model import Action, HandoffReason, Session, Ticket, TicketStatus, TurnRecord
 from bot.storage import TurnConflict
 from bot.storage.order import by_priority
+from bot.storage.shared import SharedFile
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -82,10 +79,7 @@ class SQLiteStore:
         self._writes: queue.SimpleQueue[_Write] = queue.SimpleQueue()
         self._writer_lock = threading.Lock()
         self._writer_pid = 0
-        # Processes that share the file take turns at writing through this lock: the kernel wakes the
-        # next one as soon as it is free, where SQLite's busy handler would sleep for milliseconds.
-        self._lock_path = path.with_name(path.name + ".lock")
-        self._lock_file: tuple[int, int] | None = None  # (pid, fd)
+        self._shared = SharedFile(path.with_name(path.name + ".shared"))
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connection() as db:
             db.executescript(_SCHEMA)
@@ -113,7 +107,7 @@ class SQLiteStore:
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         # One writer at a time: threads of this process queue on a lock, processes on a file lock,
         # instead of meeting SQLite's busy handler, which sleeps while another one writes.
-        with self._write_lock, self._across_processes(), self._connection() as db:
+        with self._write_lock, self._shared.lock(), self._connection() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -122,19 +116,11 @@ class SQLiteStore:
                 raise
             db.execute("COMMIT")
 
-    @contextmanager
-    def _across_processes(self) -> Iterator[None]:
-        if fcntl is None:  # pragma: no cover - Windows: SQLite's own locking alone
-            yield
-            return
-        if self._lock_file is None or self._lock_file[0] != os.getpid():
-            self._lock_file = (os.getpid(), os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644))
-        fd = self._lock_file[1]
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    def turn_hint(self, key: str) -> int | None:
         try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            return self._shared.turn(key)
+        except (OSError, ValueError):
+            return None
 
     def session(self, key: str) -> Session | None:
         with self._connection() as db:
@@ -185,6 +171,12 @@ class SQLiteStore:
                     results = [self._write_or_conflict(db, item) for item in batch]
         except Exception as exc:  # the commit itself failed: no write of the batch is stored
             results = [exc] * len(batch)
+        with contextlib.suppress(OSError, ValueError):  # only a hint: the futures must be resolved
+            self._shared.reached(
+                (item.turn.session_id, item.turn.turn)
+                for item, result in zip(batch, results, strict=True)
+                if not isinstance(result, Exception)
+            )
         for item, result in zip(batch, results, strict=True):
             if isinstance(result, Exception):
                 item.future.set_exception(result)

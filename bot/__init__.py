@@ -6,9 +6,25 @@ reply = shop.reply("buyer-42", "啥时候发货呀")
 reply.text, reply.action, reply.intent, reply.confidence
 """
 
-from bot.engine import Bot
-from bot.model import Action, Candidate, Evidence, HandoffReason, Origin, Reply
-from bot.problems import LoadError, Problem
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.engine import Bot
+    from bot.model import Action, Candidate, Evidence, HandoffReason, Origin, Reply
+    from bot.problems import LoadError, Problem
+
+# Imported on first use, so that `bot.cli` can set up the process before the engine loads.
+_HOMES = {"Bot": "bot.engine", "LoadError": "bot.problems", "Problem": "bot.problems"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        return getattr(importlib.import_module(_HOMES.get(name, "bot.model")), name)
+    raise AttributeError(f"module 'bot' has no attribute {name!r}")
+
 
 __all__ = [
     "Action",

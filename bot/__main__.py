@@ -1,5 +1,18 @@
-"""`python -m bot …` is the same as the `bot` command."""
+"""The `bot` command; `python -m bot …` is the same."""
 
-from bot.cli import main
+from __future__ import annotations
 
-main()
+import os
+
+
+def main() -> None:
+    # The command uses no pydantic plugins, and looking for them (reading every installed package's
+    # entry points) would cost ~30 ms of every start; a caller may still set the variable.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    from bot.cli import main as command
+
+    command()
+
+
+if __name__ == "__main__":
+    main()

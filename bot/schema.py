@@ -23,7 +23,7 @@ INTENT_IDS = (*CORE_INTENTS, "greeting", "thanks", "goodbye", "human", "bargain"
 
 
 class _Shape(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 class PatternShape(_Shape):

@@ -6,6 +6,7 @@ cached on disk (user cache dir), so a second start skips building it.
 
 from __future__ import annotations
 
+import array
 import importlib
 import logging
 import marshal
@@ -54,20 +55,23 @@ def _base_dictionary() -> tuple[dict[str, int], int]:
     """jieba's own dictionary (word → frequency, total), read once per process. It is never
     changed: each `Segmenter` works on its own copy, so shops do not share words.
 
-    Read from our own cache file in one `marshal.loads` (about 0.25 s); jieba's loader reads the same
-    data in about 0.8 s. The cache is built from jieba's dictionary the first time, per jieba version."""
+    Read from our own cache file: the words as one string and their frequencies as one array, so
+    that reading is one split and one dict built in C (about 0.13 s, where jieba's loader takes
+    about 0.8 s). The cache is built from jieba's dictionary the first time, per jieba version."""
     global _BASE
     with _BASE_LOCK:
         if _BASE is None:
-            path = cache_dir() / f"jieba-{jieba.__version__}.dict.marshal"
+            path = cache_dir() / f"jieba-{jieba.__version__}.dict.v2"
             try:
-                freq, total = marshal.loads(path.read_bytes())
+                words, counts, total = marshal.loads(path.read_bytes())
+                freq = dict(zip(words.split("\n"), array.array("q", counts), strict=True))
             except (OSError, ValueError, EOFError, TypeError):
                 loader = jieba.Tokenizer()
                 loader.tmp_dir = tempfile.gettempdir()
                 loader.initialize()
                 freq, total = loader.FREQ, loader.total
-                _write_atomically(path, marshal.dumps((freq, total)))
+                data = ("\n".join(freq), array.array("q", freq.values()).tobytes(), total)
+                _write_atomically(path, marshal.dumps(data))
             _BASE = (freq, total)
         return _BASE
 

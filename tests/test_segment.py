@@ -1,5 +1,9 @@
-import jieba
+from pathlib import Path
 
+import jieba
+import pytest
+
+from bot import segment
 from bot.segment import Segmenter
 from bot.shop import builtin_lexicon
 
@@ -30,3 +34,20 @@ def test_own_tokenizer_leaves_global_jieba_alone() -> None:
 def test_stopwords_are_not_content() -> None:
     segment = Segmenter([], ["亲", "吗"])
     assert ["发货"] == [t.text for t in segment.content(segment("亲发货吗"))]
+
+
+def test_dictionary_cache_is_built_read_and_rebuilt_when_damaged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A start reads jieba's dictionary from our cache; a damaged cache is rebuilt, not a crash."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(segment, "_BASE", None)
+    reference, total = segment._base_dictionary()  # built from jieba's own files, and cached
+    for damage in (None, b"not a cache", b""):
+        monkeypatch.setattr(segment, "_BASE", None)
+        (cache,) = (tmp_path / "dianxiaoer").iterdir()
+        if damage is not None:
+            cache.write_bytes(damage)
+        freq, again = segment._base_dictionary()
+        assert (reference, total) == (freq, again)
+        assert freq is not reference

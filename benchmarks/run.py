@@ -353,31 +353,48 @@ def bench_http(seconds: int) -> list[tuple[str, int, int, float, float, float]]:
 WHY = """
 ## Where the time goes, and why a target is missed
 
-Measured with cProfile and py-spy on this machine while writing this benchmark.
+Measured with cProfile, line_profiler and py-spy on this machine while writing this benchmark.
 
-- **Per message.** About 300 µs at the median: jieba ~35 µs, index ~30-80 µs, matching ~110 µs
-  (keywords, patterns, rapidfuzz on at most 24 candidates), deciding and rendering the rest. The index
-  reads posting lists in impact order and at most 200 entries of any one, so a common word costs the
-  same at 50k examples as at 1k; that is why the median grows so little with shop size. The p99 comes
-  from short messages made only of common words ("怎么样了"): they still score up to 200 candidates
-  per word and rapidfuzz the best 24. Lowering those bounds would cost recall; not done.
-- **Cold start.** A second start spends about 0.25 s importing (pydantic ~0.12 s, jieba's HMM tables
-  ~0.08 s; jieba's import of pkg_resources is already avoided), about 0.2 s reading jieba's dictionary
-  (already one `marshal.loads` of our own cache instead of jieba's ~0.8 s loader) and about 0.1 s
-  compiling the shop. It sits within a few hundredths of 0.6 s and varies by that much between runs
-  here; going clearly below would mean not importing pydantic on the CLI path or a smaller dictionary.
-- **HTTP.** Each request costs about 2 ms of CPU in one process: ~0.55 ms for the turn (matching and
-  two SQLite reads), ~0.55 ms for the fsync of `synchronous=FULL` (amortised by group commit when
-  requests overlap), and about 1 ms of FastAPI, pydantic and JSON, which the echo endpoint pays
-  too but only once. Python's GIL makes that CPU the ceiling of one worker; turns run on a 3-thread
-  FIFO pool so that they do not convoy on the GIL (before that change p99 at 64 connections was
-  1.5 s). Still open: the p99 at 64 connections is a queue of ~64 requests × 2 ms, so it cannot
-  reach 50 ms without cutting the per-request CPU by half or more (a faster JSON path, fewer SQLite
-  round trips, `synchronous=NORMAL` for shops that accept losing the last turns on power loss).
-- **Two workers.** The echo scales with a second process; /v1/chat barely does, and its p99 grows:
-  both processes write one SQLite file, group commit batches only within a process, and SQLite's
-  busy handler *sleeps* while the other process holds the write lock. A single writer shared by the
-  workers, or the PostgreSQL store the design plans for several replicas, is the fix; not done.
+- **Per message.** About 250 µs at the median: jieba ~35 µs, the index ~30-60 µs, matching ~100 µs
+  (keywords, patterns, rapidfuzz on at most 24 candidates, with a score cutoff taken from the best
+  example so far, so most comparisons stop early), deciding and rendering the rest. The index reads
+  posting lists in impact order and at most 200 entries of any one, so a common word costs the same
+  at 50k examples as at 1k: that is why the median grows so little with shop size. The p99 comes
+  from short messages made only of common words; at 50k examples it is over 500 µs.
+- **Cold start.** A second start imports for about 0.2 s (pydantic, jieba's HMM tables, click),
+  reads jieba's dictionary from our cache in about 0.13 s (one string of words split and one array
+  of counts: the dict is built in C, where jieba's own loader takes about 0.8 s) and compiles the
+  shop in about 0.1 s. The `bot` command skips pydantic's plugin discovery (it reads every installed
+  package's entry points) and imports what a command does not use only when it is used.
+- **HTTP, what made /v1/chat faster.** A turn used to cost about 2 ms of CPU. Now: the reply is
+  worked out on the event loop (a thread pool only queued it for the same GIL); one writer thread
+  stores every turn that arrived meanwhile in a few multi-row statements, one transaction and one
+  fsync (each SQLite call hands the GIL to the loop and waits to get it back, so their number is what
+  costs); completions wake the loop once per batch; `POST /v1/chat` skips FastAPI's per-request
+  machinery (pydantic parses the body in one step; same errors, same OpenAPI page); a worker keeps the
+  sessions it wrote in memory and reads SQLite only when the shared turn table (a memory-mapped file
+  beside the database) says another worker moved the session on; turn log lines logged in one turn
+  of the event loop are written in one call; the loaded shop is frozen out of the cyclic GC (full
+  collections paused every request for 30-40 ms).
+- **Two workers.** uvicorn's workers share one listening socket, and the worker awake first accepts
+  every connection waiting: in two runs out of three all 64 of wrk's connections landed on one
+  worker, which explained most of the run-to-run spread of the two-worker rows. `bot serve
+  --workers N` gives each worker its own socket (SO_REUSEPORT) and the kernel spreads them (about
+  32/32 here). What still costs is the writer thread: even a stand-in that only sleeps for the commit
+  and resolves the futures takes the in-process rate from ~2100 to ~1400 turns/s, because handing
+  results between two threads under one GIL stalls the busy event loop.
+- **Why asyncio and not uvloop.** With a CPU-bound handler (an echo that computes for 0.8 ms,
+  64 connections, one worker) uvloop served 1035 req/s with p99 1.2 s, asyncio 1031 req/s with
+  p99 67 ms: uvloop leaves some sockets unread for a second while others are served, before the
+  request ever reaches the app, so no in-app bound can help. The uvloop row above shows the same
+  effect on /v1/chat, smaller now that a request is shorter. asyncio's own weakness with
+  `--workers 2` (accepted sockets without TCP_NODELAY: ~44 ms per keep-alive request) is fixed by
+  setting TCP_NODELAY on every accepted connection (`bot.asgi.NoDelayHttpTools`).
+- **p99 at 64 connections with one worker.** 64 connections always waiting on one process make
+  the mean latency 64 / throughput (Little's law): at ~1300 req/s that is ~50 ms before any
+  variation, so a p99 of 50 ms would need every request to take the same time. The `def` echo misses
+  it too; with two workers /v1/chat can and does get there. Going further means less CPU per turn:
+  matching is now the larger part (~60% of the loop's time), then HTTP parsing and the turn log.
 """
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -147,6 +148,37 @@ async def _body(receive: Any) -> bytes | None:
         chunks.append(message.get("body", b""))
         if not message.get("more_body"):
             return b"".join(chunks)
+
+
+class TickBufferedHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Log lines written to stderr; those logged on an event loop (one per chat turn) are written
+    together once per turn of the loop: one system call for many turns under load, not two for each."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # a thread, at start or reload: as it comes
+            super().emit(record)
+            return
+        try:
+            self._lines.append(self.format(record))
+        except Exception:  # pragma: no cover - logging must never break a request
+            self.handleError(record)
+            return
+        if len(self._lines) == 1:
+            loop.call_soon(self._write)
+
+    def _write(self) -> None:
+        lines, self._lines = self._lines, []
+        try:
+            self.stream.write("\n".join(lines) + "\n")
+            self.flush()
+        except Exception:  # pragma: no cover - a closed or full stream
+            pass
 
 
 class Metrics:

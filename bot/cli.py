@@ -149,25 +149,21 @@ def chat(show_why: bool, config: str) -> None:
 @friendly
 def serve(host: str | None, port: int | None, workers: int, watch: bool, loop: str, config: str) -> None:
     """Serve the HTTP API (POST /v1/chat, handoff queue, /metrics; OpenAPI page at /docs)."""
-    import uvicorn
+    from bot import workers as processes
 
     server = _load(config).shop.settings.server  # fail here, readably, before any worker starts
     os.environ["BOT_CONFIG"] = str(Path(config).resolve())
     if watch:
         os.environ["BOT_WATCH"] = "1"
-    click.echo(
-        f"店小二 API: http://{host or server.host}:{port or server.port}/docs  (database {server.database})"
-    )
-    uvicorn.run(
-        "bot.http:app_from_environment",
-        factory=True,
-        host=host or server.host,
-        port=port or server.port,
-        workers=workers,
-        log_level="warning",
-        loop=loop,
-        http="bot.asgi:NoDelayHttpTools",  # httptools, with TCP_NODELAY in every worker
-    )
+    host, port = host or server.host, port or server.port
+    click.echo(f"店小二 API: http://{host}:{port}/docs  (database {server.database})")
+    try:
+        processes.serve(host, port, workers, loop)
+    except processes.PortInUse as exc:
+        click.echo(
+            f"端口已被占用，换一个端口（--port）或先停掉占用它的程序。\nThe port is in use: {exc}", err=True
+        )
+        sys.exit(1)
 
 
 @main.command()

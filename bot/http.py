@@ -1,7 +1,9 @@
-"""`create_app(config_path)` → the FastAPI app: chat, handoff queue, transcripts, health, metrics, reload.
+"""`create_app(config_path)` → the ASGI app: chat, handoff queue, transcripts, health, metrics, reload.
 
-Handlers are plain `def`s: FastAPI runs them in its thread pool, so matching and SQLite commits never
-block the event loop. Every error has one JSON shape: {"error": {"code", "message_zh", "message_en"}}.
+A chat turn is worked out on the event loop and only its durable write waits, on the store's writer
+thread; `POST /v1/chat` is answered by `HotRoute` without FastAPI's per-request machinery. The other
+handlers are plain `def`s on FastAPI's thread pool. Every error has one JSON shape:
+{"error": {"code", "message_zh", "message_en"}}.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
-from bot.asgi import Bounded, HotRoute, Metrics
+from bot.asgi import Bounded, HotRoute, Metrics, TickBufferedHandler
 from bot.conversation import Conversations
 from bot.engine import Bot
 from bot.http_bodies import (
@@ -297,8 +299,9 @@ def create_app(
         ]
 
     @app.get("/healthz", tags=["operations"])
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    def healthz() -> dict[str, Any]:
+        """Alive; `worker` is the process that answered (`bot serve --workers N`)."""
+        return {"status": "ok", "worker": os.getpid()}
 
     @app.get("/readyz", tags=["operations"])
     def readyz() -> JSONResponse:
@@ -394,7 +397,9 @@ def _ticket(t: Ticket, transcript: list[TurnRecord]) -> TicketOut:
 
 def app_from_environment() -> ASGIApp:
     """Factory for `uvicorn --factory` and `bot serve --workers N`: config path from $BOT_CONFIG."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    handler = TickBufferedHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     # The logging HOWTO's "Optimization": a turn's line needs no caller, thread or process lookup.
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     logging._srcfile = None

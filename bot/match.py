@@ -172,15 +172,17 @@ def similarity(text: str, example: str, at_least: float = 0.0) -> float:
     if not text or not example:
         return 0.0
     whole = fuzz.ratio(text, example, score_cutoff=at_least * 100) / 100
-    shorter, longer = sorted((len(text), len(example)))
+    shorter, longer = len(text), len(example)
+    if shorter > longer:
+        shorter, longer = longer, shorter
     if shorter < 3:
         return whole
     factor = (shorter / longer) ** 0.25
-    floor = max(whole, at_least) / factor * 100  # below this the partial match cannot win
+    floor = (whole if whole > at_least else at_least) / factor * 100  # below it the partial cannot win
     if floor > 100:
         return whole
     part = fuzz.partial_ratio(text, example, score_cutoff=floor) / 100 * factor
-    return float(max(whole, part))
+    return part if part > whole else whole
 
 
 def _coverage(content: Sequence[Token], covered: list[bool], total: int) -> float:

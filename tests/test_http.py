@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -156,7 +157,7 @@ def test_claiming_a_closed_ticket_is_a_conflict(client: TestClient) -> None:
 
 def test_health_readiness_and_metrics(client: TestClient) -> None:
     chat(client, "我要转人工", session="metrics")
-    assert {"status": "ok"} == client.get("/healthz").json()
+    assert {"status": "ok", "worker": os.getpid()} == client.get("/healthz").json()
     ready = client.get("/readyz").json()
     assert ("ready", 16) == (ready["status"], ready["intents"])
     text = client.get("/metrics").text

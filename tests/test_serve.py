@@ -39,9 +39,10 @@ def request(port: int, method: str, path: str, body: dict | None = None) -> tupl
         return exc.code, json.loads(exc.read())
 
 
-def start(shop: Path, port: int) -> subprocess.Popen[bytes]:
+def start(shop: Path, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
+    serve = ["serve", "--config", str(shop / "config.yaml"), "--port", str(port), "--workers", str(workers)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--config", str(shop / "config.yaml"), "--port", str(port)],
+        [sys.executable, "-m", "bot", *serve],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -110,3 +111,79 @@ def test_acknowledged_turns_survive_sigkill(shop: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def worker_of(connection: http.client.HTTPConnection) -> int:
+    connection.request("GET", "/healthz")
+    return int(json.loads(connection.getresponse().read())["worker"])
+
+
+def worker_at(port: int) -> int:
+    """The worker that answers a new connection."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        return worker_of(connection)
+    finally:
+        connection.close()
+
+
+def alive(pid: int) -> bool:
+    try:
+        return "\tZ" not in Path(f"/proc/{pid}/status").read_text().split("State:")[1][:4]
+    except (OSError, IndexError):
+        return False
+
+
+@pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="no SO_REUSEPORT: uvicorn's workers are used")
+def test_workers_share_the_connections_and_a_dead_one_is_replaced(shop: Path) -> None:
+    port = free_port()
+    server = start(shop, port, workers=2)
+    seen: set[int] = set()
+    connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(16)]
+    try:
+        deadline = time.monotonic() + 30
+        while len(seen) < 2 and time.monotonic() < deadline:  # both workers are up
+            seen.add(worker_at(port))
+        # A chat backend opens its keep-alive connections at once: both workers get some of them
+        # (with one shared socket, the first worker awake accepted every waiting connection).
+        for connection in connections:
+            connection.connect()
+        assert 2 == len({worker_of(connection) for connection in connections})
+
+        os.kill(min(seen), signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        replaced: set[int] = set()
+        while not replaced - seen and time.monotonic() < deadline:
+            try:
+                replaced.add(worker_at(port))
+            except (OSError, http.client.HTTPException):
+                time.sleep(0.05)
+        assert replaced - seen, "no new worker took the place of the killed one"
+        seen |= replaced
+    finally:
+        for connection in connections:
+            connection.close()
+        server.terminate()
+        server.wait(timeout=30)
+    assert not [pid for pid in seen if alive(pid)]  # SIGTERM stopped every worker
+
+
+@pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="no SO_REUSEPORT: uvicorn's workers are used")
+def test_workers_refuse_a_port_another_server_listens_on(shop: Path) -> None:
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        command = [
+            sys.executable,
+            "-m",
+            "bot",
+            "serve",
+            "--config",
+            str(shop / "config.yaml"),
+            "--port",
+            str(port),
+        ]
+        done = subprocess.run([*command, "--workers", "2"], capture_output=True, text=True, timeout=60)
+    assert 1 == done.returncode
+    assert "端口已被占用" in done.stderr

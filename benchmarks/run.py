@@ -367,10 +367,9 @@ Measured with cProfile, line_profiler and py-spy on this machine while writing t
   shop in about 0.1 s. The `bot` command skips pydantic's plugin discovery (it reads every installed
   package's entry points) and imports what a command does not use only when it is used.
 - **HTTP, what made /v1/chat faster.** A turn used to cost about 2 ms of CPU. Now: the reply is
-  worked out on the event loop (a thread pool only queued it for the same GIL); one writer thread
-  stores every turn that arrived meanwhile in a few multi-row statements, one transaction and one
-  fsync (each SQLite call hands the GIL to the loop and waits to get it back, so their number is what
-  costs); completions wake the loop once per batch; `POST /v1/chat` skips FastAPI's per-request
+  worked out on the event loop (a thread pool only queued it for the same GIL); the turns worked out
+  in one turn of the loop are stored right after it, on the loop, in a few multi-row statements, one
+  transaction and one fsync; `POST /v1/chat` skips FastAPI's per-request
   machinery (pydantic parses the body in one step; same errors, same OpenAPI page); a worker keeps the
   sessions it wrote in memory and reads SQLite only when the shared turn table (a memory-mapped file
   beside the database) says another worker moved the session on; turn log lines logged in one turn
@@ -380,9 +379,14 @@ Measured with cProfile, line_profiler and py-spy on this machine while writing t
   every connection waiting: in two runs out of three all 64 of wrk's connections landed on one
   worker, which explained most of the run-to-run spread of the two-worker rows. `bot serve
   --workers N` gives each worker its own socket (SO_REUSEPORT) and the kernel spreads them (about
-  32/32 here). What still costs is the writer thread: even a stand-in that only sleeps for the commit
-  and resolves the futures takes the in-process rate from ~2100 to ~1400 turns/s, because handing
-  results between two threads under one GIL stalls the busy event loop.
+  32/32 here).
+- **Why the commit runs on the event loop.** A writer thread would let the loop go on during the
+  fsync, but every hand-off between the two is a turn of the GIL, and on this machine they cost more
+  than the fsync: a stand-in writer thread that only sleeps and resolves the futures took the
+  in-process rate from ~2100 to ~1400 turns/s; committing on the loop instead measured ~20% more
+  requests per second and a p99 lower by ~15 ms over HTTP. The price: while a commit waits for the
+  disk (about a millisecond here) that worker's loop waits too; a very slow disk slows every request
+  of the worker, which it would anyway, since each reply waits for its commit.
 - **Why asyncio and not uvloop.** With a CPU-bound handler (an echo that computes for 0.8 ms,
   64 connections, one worker) uvloop served 1035 req/s with p99 1.2 s, asyncio 1031 req/s with
   p99 67 ms: uvloop leaves some sockets unread for a second while others are served, before the
@@ -531,7 +535,7 @@ def write_results(
                 share = bot[0] / echo[0]
                 against_fast = f" and **{bot[0] / fast[0]:.0%}** of the `async def` echo's" if fast else ""
                 lines.append(
-                    f"- {workers} worker(s), 64 connections: /v1/chat at **{share:.0%}** of the echo's requests per second"
+                    f"- {workers} worker(s), 64 connections: /v1/chat at **{share:.1%}** of the echo's requests per second"
                     f"{against_fast} (target ≥ 35% of the echo: {'met' if share >= 0.35 else 'missed'}); p99"
                     f" **{bot[2]:.1f} ms** (target ≤ 50 ms: {'met' if bot[2] <= 50 else f'missed by {bot[2] - 50:.0f} ms'})."
                 )

@@ -86,8 +86,8 @@ class Conversations:
         context: Mapping[str, str] | None = None,
     ) -> TurnResult:
         """One turn for an event loop: the reply is worked out right here (a fraction of a
-        millisecond of CPU, which a thread would only queue for the same GIL), and only the durable
-        write waits, on the store's writer, without holding the loop."""
+        millisecond of CPU, which a thread would only queue for the same GIL), then the turn waits
+        for the store's group commit without holding up the other turns on the loop."""
         async with self._one_at_a_time(session_id):
             for attempt in range(_RETRIES):
                 planned = self._plan(session_id, message, buyer_id, shop_id, context, attempt > 0)
@@ -205,12 +205,13 @@ class _Planned:
 
 
 class _Relay:
-    """Brings writes completed on the store's writer thread back to an event loop: one wake-up of
-    the loop per batch of completions, not one per turn (each is a system call, and a turn of the
-    GIL between the two threads)."""
+    """Hands the store's completed writes (`concurrent.futures`) to the turns awaiting them on an
+    event loop: one wake-up of the loop per batch, not one per turn, and none at all (no system
+    call) when the store completed them on the loop's own thread, as the SQLite store does."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
+        self._thread = threading.get_ident()
         self._lock = threading.Lock()
         self._arrived: list[tuple[Future[Any], asyncio.Future[Any]]] = []
 
@@ -223,7 +224,9 @@ class _Relay:
         with self._lock:
             self._arrived.append((future, waiter))
             first = len(self._arrived) == 1
-        if first:
+        if first and threading.get_ident() == self._thread:
+            self.loop.call_soon(self._deliver)
+        elif first:
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
                 self.loop.call_soon_threadsafe(self._deliver)
 

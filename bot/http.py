@@ -1,7 +1,7 @@
 """`create_app(config_path)` → the ASGI app: chat, handoff queue, transcripts, health, metrics, reload.
 
-A chat turn is worked out on the event loop and only its durable write waits, on the store's writer
-thread; `POST /v1/chat` is answered by `HotRoute` without FastAPI's per-request machinery. The other
+A chat turn is worked out on the event loop and stored in the group commit that follows that turn of
+the loop; `POST /v1/chat` is answered by `HotRoute` without FastAPI's per-request machinery. The other
 handlers are plain `def`s on FastAPI's thread pool. Every error has one JSON shape:
 {"error": {"code", "message_zh", "message_en"}}.
 """

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -70,14 +72,21 @@ def test_sqlite_data_outlives_the_store_object(tmp_path: Path) -> None:
 
 def test_one_batch_stores_each_turn_under_its_own_id_and_conflicts_alone(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "bot.db")
-    with store._write_lock:  # hold the writer, so that what follows is committed as one batch
-        first = store.submit(turn("x", 1), Session(key="x", turns=1))
+    committed: list[int] = []
+    commit = store._commit
+    store._commit = lambda batch: (committed.append(len(batch)), commit(batch))[1]  # type: ignore[method-assign]
+
+    async def one_turn_of_the_loop() -> list[Future[tuple[int, int | None]]]:
         futures = [
             store.submit(turn(f"s{i}", 1, f"第{i}句"), Session(key=f"s{i}", turns=1)) for i in range(30)
         ]
-        twice = store.submit(turn("s7", 1, "又一句"), Session(key="s7", turns=1, misses=2))
-        with_ticket = store.submit(turn("t", 1), Session(key="t", turns=1), ticket("t"))
-    first.result(timeout=10)
+        futures.append(store.submit(turn("s7", 1, "又一句"), Session(key="s7", turns=1, misses=2)))
+        futures.append(store.submit(turn("t", 1), Session(key="t", turns=1), ticket("t")))
+        await asyncio.sleep(0)  # the loop turns: everything submitted above is committed together
+        return futures
+
+    *futures, twice, with_ticket = asyncio.run(one_turn_of_the_loop())
+    assert [32] == committed
     with pytest.raises(TurnConflict):
         twice.result(timeout=10)
     for i, future in enumerate(futures):

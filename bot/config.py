@@ -48,6 +48,21 @@ class SizeBand:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class FollowUpWeights:
+    """config.yaml `follow_up:`: how much each form of a follow-up says the buyer is still on the
+    last answer's topic, and how strong a keyword of another topic must be to switch to it."""
+
+    ellipsis: float
+    question: float
+    value: float
+    switch_at: float
+    questions: tuple[str, ...]
+
+    def of(self, form: str) -> float:
+        return {"ellipsis": self.ellipsis, "question": self.question, "value": self.value}.get(form, 0.0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """Everything config.yaml says, resolved against the folder it lives in."""
 
@@ -68,6 +83,8 @@ class Settings:
     size_charts: Mapping[str, tuple[SizeBand, ...]]
     default_chart: str
     chart_for_category: Mapping[str, str]
+    follow_up: FollowUpWeights
+    placeholders: Mapping[str, str]  # what a chat platform inserts ([图片]) → the kind of message
 
 
 def load_settings(path: Path) -> Settings:
@@ -127,6 +144,14 @@ def read_settings(path: Path) -> tuple[Settings | None, list[Problem]]:
         ),
         default_chart=parsed.sizing.default_chart,
         chart_for_category=MappingProxyType(dict(parsed.sizing.categories)),
+        follow_up=FollowUpWeights(
+            ellipsis=parsed.follow_up.ellipsis,
+            question=parsed.follow_up.question,
+            value=parsed.follow_up.value,
+            switch_at=parsed.follow_up.switch_at,
+            questions=tuple(parsed.follow_up.questions),
+        ),
+        placeholders=MappingProxyType(dict(parsed.language.placeholders)),
         service=ServiceSettings(
             utc_offset_hours=parsed.service.utc_offset,
             open_minute=_minutes(parsed.service.open),

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from bot import hours
 from bot.engine import Bot
-from bot.model import Action, HandoffReason, Reply, Session, Ticket, TurnRecord
+from bot.model import Action, HandoffReason, Priority, Reply, Session, Ticket, TurnRecord
 from bot.render import fill
 from bot.storage import Store, TurnConflict
 
@@ -272,6 +272,6 @@ class _Gate:
         self.users = 0
 
 
-def priority(reply: Reply) -> str:
+def priority(reply: Reply) -> Priority:
     """An angry buyer is served first; everyone else in order of arrival."""
-    return "high" if reply.reason is HandoffReason.ANGRY or reply.anger > 0 else "normal"
+    return Priority.HIGH if reply.reason is HandoffReason.ANGRY or reply.anger > 0 else Priority.NORMAL

@@ -30,7 +30,8 @@ from bot.storage.memory import MemoryStore
 DEFAULT_NOW = "2026-01-05T10:00:00+08:00"
 SECONDS_BETWEEN_TURNS = 20.0
 EXPECTATIONS = (
-    "intent", "action", "reply_contains", "reply_matches", "slots", "handoff_reason", "priority", "confidence_at_least",
+    "intent", "action", "reply_contains", "reply_matches", "slots", "asked", "options", "follow_up", "handoff_reason",
+    "priority", "confidence_at_least",
 )  # fmt: skip
 
 
@@ -162,10 +163,11 @@ def run(bot: Bot, dialogue: Dialogue) -> DialogueResult:
         result = conversations.turn(session_id, turn.buyer, context=dialogue.context)
         session = store.session(session_id)
         slots = session.slots if session else MappingProxyType({})
+        asked = session.state.asked.value if session and session.state.asked else None
         priority = result.ticket.priority if result.ticket else None
         outcomes.append(TurnOutcome(
             index=index, turn=turn, reply=result.reply, priority=priority, slots=slots,
-            mismatches=tuple(_compare(turn.expect, result.reply, priority, slots)),
+            mismatches=tuple(_compare(turn.expect, result.reply, priority, slots, asked)),
         ))  # fmt: skip
         clock.now += SECONDS_BETWEEN_TURNS
     return DialogueResult(dialogue=dialogue, turns=tuple(outcomes), seconds=time.perf_counter() - started)
@@ -180,7 +182,7 @@ class _Clock:
 
 
 def _compare(
-    expect: Mapping[str, Any], reply: Reply, priority: str | None, slots: Mapping[str, str]
+    expect: Mapping[str, Any], reply: Reply, priority: str | None, slots: Mapping[str, str], asked: str | None
 ) -> list[Mismatch]:
     out = []
     actual: dict[str, Any] = {
@@ -188,8 +190,11 @@ def _compare(
         "action": reply.action.value,
         "handoff_reason": reply.reason.value if reply.reason else None,
         "priority": priority,
+        "asked": asked,
+        "options": [o.intent for o in reply.options],
+        "follow_up": reply.follow_up is not None,
     }
-    for key in ("intent", "action", "handoff_reason", "priority"):
+    for key in ("intent", "action", "handoff_reason", "priority", "asked", "options", "follow_up"):
         if key in expect and expect[key] != actual[key]:
             out.append(Mismatch(field=key, expected=expect[key], actual=actual[key]))
     if "reply_contains" in expect:

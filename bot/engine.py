@@ -1,4 +1,4 @@
-"""`Bot`: loads a shop once, then runs normalise → segment → match → decide → render per message."""
+"""`Bot`: loads a shop once, then runs normalise → segment → match → flows → render per message."""
 
 from __future__ import annotations
 
@@ -9,15 +9,17 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from bot import extract, hours
-from bot.config import SizeBand
-from bot.decide import Signals, decide
+from bot import extract, flows, hours
+from bot.flows.draft import TurnDraft
 from bot.model import (
     Action,
+    Asked,
     Decision,
+    DialogueState,
     Evidence,
-    HandoffReason,
+    EvidenceKind,
     Message,
+    Option,
     Reply,
     Session,
 )
@@ -25,18 +27,9 @@ from bot.problems import LoadError
 from bot.render import compose, fill
 from bot.session import MemoryStore, SessionStore
 from bot.shop import Shop, load_shop
-from bot.sizing import size_reply
 
 # Messages longer than this are cut before matching: no question needs more, and cost stays bounded.
 MAX_MATCH_CHARS = 1000
-# A message this short may lean on the previous turn ("多久", "M码呢").
-FRAGMENT_CHARS = 8
-# Answers about one order: without the order in the context, the bot asks for its number.
-ORDER_INTENTS = frozenset({"shipping_time", "logistics"})
-# Slots kept across turns; others (choices, what the bot asked for) last one turn.
-DURABLE_SLOTS = frozenset({"height_cm", "weight_kg", "size", "order_number"})
-# A bare "65kg" right after the bot asked for the weight.
-SLOT_ANSWER_CONFIDENCE = 0.95
 
 
 class Bot:
@@ -83,63 +76,36 @@ class Bot:
         turn = session.turns + 1
         at = time.time() if now is None else now
         settings = self.shop.settings
-        message, matches, anger = self.understand(text)
+        typed, kind = self.shop.placeholders.split(text[:MAX_MATCH_CHARS])
+        message, matches, anger = self.understand(typed)
         values = {
             **self.shop.values,
             **{k: str(v) for k, v in (context or {}).items() if v not in (None, "")},
             "next_open": hours.next_open(at, settings.service),
         }
-        if not message.text:
+        if kind is None and not message.text and text.strip():
+            kind = "emoji"  # only emoji or emoticon codes
+        if not message.text and kind is None:
             reply = Reply(text=fill(settings.replies["empty"], values), action=Action.CLARIFY, intent=None,
                           confidence=0.0, reason=None, session_id=session.key, turn=turn)  # fmt: skip
             return reply, dataclasses.replace(session, turns=turn, updated_at=at)
 
-        slots = {k: v for k, v in session.slots.items() if k in DURABLE_SLOTS}
-        pending = session.slots.get("pending")
-        offered = {v for k, v in session.slots.items() if k.startswith("choice.")}
-        measured = extract.body(
-            message.text, expecting_height=pending in ("height", "size") or "sizing" in offered
-        )
+        state = session.state
+        expecting_height = state.asked in (Asked.HEIGHT, Asked.SIZE) or "sizing" in state.options
+        measured = extract.body(message.text, expecting_height=expecting_height)
         numbers = extract.order_numbers(message.text) + extract.tracking_numbers(message.text)
+        slots = dict(session.slots)
         if numbers:
             slots["order_number"] = numbers[0]
-        signals = Signals(
-            angry=anger is not None,
-            short=len(message.text) <= FRAGMENT_CHARS,
-            continues=message.text.startswith(("那", "还有")),
-            elliptic=message.text.rstrip("?。.!~ ").endswith("呢"),
-            not_helpful=session.slots.get("answered_turn") == str(session.turns)
-            and any(p in message.text for p in self.shop.not_helpful),
-        )
-        decision = (
-            self._chosen(session, message.text, matches, measured)
-            or _slot_answer(pending, measured, bool(numbers), matches, session)
-            or decide(matches, signals, session, self.shop.policy)
-        )
-        transient: dict[str, str] = {}
-        extra = ""
-        if (
-            decision.action is Action.ANSWER
-            and decision.intent_id in ORDER_INTENTS
-            and "order.status" not in values
-        ):
-            if "order_number" in slots:  # the bot cannot look an order up: a person does, with the number
-                decision = dataclasses.replace(
-                    decision, action=Action.HANDOFF, reason=HandoffReason.ORDER_LOOKUP
-                )
-            else:
-                transient["pending"] = "order"
-                extra = fill(settings.replies["ask_order"], values)
-        sized = None
-        if decision.action is Action.ANSWER and decision.intent_id == "sizing":
-            if measured.height_cm:
-                slots["height_cm"] = str(measured.height_cm)
-            if measured.weight_kg:
-                slots["weight_kg"] = f"{measured.weight_kg:g}"
-            chart = self._chart(values)
-            sized, wanted = size_reply(slots, chart, settings.replies, values)
-            if wanted:
-                transient["pending"] = wanted
+        draft = flows.run(
+            TurnDraft(
+                session=session, message=message, kind=kind or "text", matches=tuple(matches), anger=anger,
+                values=values, measured=measured, numbers=numbers, slots=MappingProxyType(slots),
+            ),
+            self.shop,
+        )  # fmt: skip
+        decision = draft.decision
+        assert decision is not None  # the own-terms flow always decides
 
         evidence = tuple(e for m in matches if m.intent_id == decision.intent_id for e in m.evidence)
         evidence += tuple(
@@ -149,17 +115,15 @@ class Bot:
             for e in m.evidence
             if e.weight < 0
         )
-        if decision.follow_up:
-            evidence += (Evidence(kind="follow_up", detail=f"接着上一轮 {decision.intent_id}", weight=1.0),)
-        values |= {"order_number": slots.get("order_number", "")}
+        evidence += draft.evidence
+        values |= {"order_number": draft.slots.get("order_number", "")}
         reply_text, variant, rule = compose(
             decision, self.shop.intents.templates, settings.replies, values, self.title,
             session_id=session.key, turn=turn, today=hours.local(at, settings.service).date(),
         )  # fmt: skip
-        if sized is not None:
-            reply_text, variant = sized, None
-        if extra:
-            reply_text += "\n" + extra
+        if draft.reply_text is not None:
+            reply_text, variant = draft.reply_text, None
+        reply_text = "\n".join((reply_text, *draft.extra))
         if decision.action is Action.HANDOFF and not hours.is_open(at, settings.service):
             reply_text += "\n" + fill(settings.replies["after_hours"], values)
         if session.turns == 0 and settings.service.welcome:
@@ -167,26 +131,23 @@ class Bot:
             reply_text = welcome if decision.intent_id == "greeting" else f"{welcome}\n{reply_text}"
         if rule is not None:
             evidence += (
-                Evidence(kind="answer_rule", detail=rule.describe(), weight=1.0, origin=rule.origin),
+                Evidence(
+                    kind=EvidenceKind.ANSWER_RULE, detail=rule.describe(), weight=1.0, origin=rule.origin
+                ),
             )
 
-        missed = decision.action is Action.CLARIFY or decision.reason in (
-            HandoffReason.LOW_CONFIDENCE,
-            HandoffReason.REPEATED_MISSES,
-        )
-        if decision.action is Action.CLARIFY:
-            transient |= {f"choice.{i}": c.intent_id for i, c in enumerate(decision.alternatives[:2], 1)}
-        if decision.action is Action.ANSWER or decision.prompt == "not_helpful":
-            transient["answered_turn"] = str(turn)  # "还是不行" next turn refers to this attempt
         after = dataclasses.replace(
             session,
             turns=turn,
             last_intent=decision.intent_id if decision.action is Action.ANSWER else session.last_intent,
-            misses=0 if not missed or decision.action is Action.HANDOFF else session.misses + 1,
-            slots=MappingProxyType(slots | transient),
+            misses=_misses(session.misses, decision),
+            slots=draft.slots,
+            state=_state_after(state, draft, decision),
             handed_off=session.handed_off or decision.action is Action.HANDOFF,
             updated_at=at,
         )
+        offered = after.state.asked in (Asked.CHOICE, Asked.CONFIRM)
+        options = tuple(Option(intent=i, title=self.title(i)) for i in after.state.options) if offered else ()
         reply = Reply(
             text=reply_text,
             variant=variant,
@@ -202,56 +163,38 @@ class Bot:
             evidence=evidence,
             anger=anger.intensity if anger else 0,
             slots=after.slots,
+            options=options,
+            follow_up=decision.follow_up,
+            kind=draft.kind,
         )
         return reply, after
-
-    def _chart(self, values: Mapping[str, str]) -> tuple[SizeBand, ...]:
-        """The size chart for the caller's product category, else the shop's default chart."""
-        settings = self.shop.settings
-        category = values.get("product.category", "")
-        name = settings.chart_for_category.get(category) or (
-            category if category in settings.size_charts else ""
-        )
-        return settings.size_charts.get(name or settings.default_chart, ())
-
-    def _chosen(
-        self, session: Session, text: str, matches: list[Any], measured: extract.Body
-    ) -> Decision | None:
-        """The buyer's answer to the last clarifying question: "1", "第二个", an intent's title, a
-        message with evidence for just one of the offered intents, or a measurement when sizing was offered."""
-        options = [value for key, value in sorted(session.slots.items()) if key.startswith("choice.")]
-        if not options:
-            return None
-        picks = {"1": 0, "第一个": 0, "前者": 0, "是": 0, "是的": 0, "对": 0, "2": 1, "第二个": 1, "后者": 1}
-        index = picks.get(text.strip(" .,!?~。，！？"))
-        chosen = options[index] if index is not None and index < len(options) else None
-        chosen = chosen or next((i for i in options if self.title(i) in text), None)
-        if chosen is None:
-            backed = [
-                m.intent_id for m in matches if m.intent_id in options and m.score >= 0.5 and not m.vetoed
-            ]
-            chosen = backed[0] if len(backed) == 1 else None
-        if chosen is None and "sizing" in options and (measured.height_cm or measured.weight_kg):
-            chosen = "sizing"
-        if chosen is None:
-            return None
-        return Decision(action=Action.ANSWER, intent_id=chosen, confidence=1.0)
 
     def title(self, intent_id: str) -> str:
         return self.shop.intents.intent(intent_id).title
 
 
-def _slot_answer(
-    pending: str | None, measured: extract.Body, has_number: bool, matches: list[Any], session: Session
-) -> Decision | None:
-    """The buyer answers what the bot just asked for: a height or weight, or an order number."""
-    if pending == "order" and has_number:
-        return Decision(action=Action.HANDOFF, intent_id=session.last_intent, confidence=1.0,
-                        reason=HandoffReason.ORDER_LOOKUP)  # fmt: skip
-    other = max((m.score for m in matches if m.intent_id != "sizing" and not m.vetoed), default=0.0)
-    if pending in ("height", "weight", "size") and (measured.height_cm or measured.weight_kg) and other < 0.7:
-        return Decision(action=Action.ANSWER, intent_id="sizing", confidence=SLOT_ANSWER_CONFIDENCE)
-    return None
+def _misses(before: int, decision: Decision) -> int:
+    """Unclear messages in a row: a clarifying question adds one; an answer resets the count, and
+    so does a handoff (a person takes it from there)."""
+    if decision.action is Action.CLARIFY and decision.prompt in (None, "not_helpful"):
+        return before + 1
+    return before if decision.action is Action.CLARIFY else 0
+
+
+def _state_after(before: DialogueState, draft: TurnDraft, decision: Decision) -> DialogueState:
+    """What the next turn needs to know of this one: what was asked and offered, what was answered
+    and how sure that topic is (a follow-up keeps the confidence of the answer it follows)."""
+    asked = draft.asked
+    offered = asked in (Asked.CHOICE, Asked.CONFIRM)
+    options = tuple(c.intent_id for c in decision.alternatives) if offered else ()
+    if decision.action is Action.ANSWER:
+        sure = before.answered_confidence if decision.follow_up is not None else decision.confidence
+        return DialogueState(asked=asked, answered=decision.intent_id, answered_confidence=sure)
+    if decision.prompt == "not_helpful":  # "还是不行" again next turn still refers to that answer
+        return DialogueState(
+            asked=asked, answered=before.answered, answered_confidence=before.answered_confidence
+        )
+    return DialogueState(asked=asked, options=options)
 
 
 __all__ = ["Bot", "LoadError", "Shop", "load_shop"]

@@ -39,6 +39,7 @@ from bot.http_bodies import (
     CloseRequest,
     Context,
     HandoffOut,
+    OptionOut,
     TicketOut,
     TurnOut,
 )
@@ -237,6 +238,9 @@ def create_app(
             intent=reply.intent,
             confidence=reply.confidence,
             candidates=[CandidateOut(intent=c.intent_id, score=c.score) for c in reply.candidates],
+            options=[OptionOut(intent=o.intent, title=o.title) for o in reply.options],
+            follow_up=reply.follow_up is not None,
+            kind=reply.kind,
             handoff=HandoffOut(
                 ticket_id=result.ticket.id or 0,
                 reason=result.ticket.reason.value,

@@ -57,6 +57,12 @@ class CandidateOut(BaseModel):
     score: float
 
 
+class OptionOut(BaseModel):
+    intent: str
+    topic: str | None = None
+    title: str = Field(description="what a chat window shows on the button")
+
+
 class HandoffOut(BaseModel):
     ticket_id: int
     reason: str
@@ -71,6 +77,12 @@ class ChatResponse(BaseModel):
     intent: str | None
     confidence: float
     candidates: list[CandidateOut]
+    options: list[OptionOut] = Field(
+        default_factory=list,
+        description="a clarifying question's choices, most likely first: the buyer answers 1, 2, 3 or taps one",
+    )
+    follow_up: bool = Field(default=False, description="the message was read against the previous answer")
+    kind: str = Field(default="text", description="text, or what the platform inserted: image, video, link…")
     handoff: HandoffOut | None = None
 
 

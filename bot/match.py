@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-from bot.model import Evidence, Intent, Match, Origin, Token
+from bot.model import Evidence, EvidenceKind, Intent, Match, Origin, Token
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -129,7 +129,10 @@ class Matcher:
                 detail = source.text if source is not None else kind
                 evidence.append(
                     Evidence(
-                        kind="keyword" if source else "pattern", detail=detail, weight=weight, origin=origin
+                        kind=EvidenceKind.KEYWORD if source else EvidenceKind.PATTERN,
+                        detail=detail,
+                        weight=weight,
+                        origin=origin,
                     )
                 )
             keyword_score = 1 - kw_miss
@@ -138,7 +141,12 @@ class Matcher:
                 sim, entry = nearest[intent_id]
                 example_score = max(0.0, (sim - 0.5) / 0.5)
                 evidence.append(
-                    Evidence(kind="example", detail=entry.text, weight=round(sim, 3), origin=entry.origin)
+                    Evidence(
+                        kind=EvidenceKind.EXAMPLE,
+                        detail=entry.text,
+                        weight=round(sim, 3),
+                        origin=entry.origin,
+                    )
                 )
                 if sim >= 0.5:
                     for token in set(entry.tokens):
@@ -147,8 +155,10 @@ class Matcher:
             coverage = _coverage(content, covered, content_chars)
             score = 1 - (1 - keyword_score) * (1 - example_score)
             for veto in vetoes:
-                kind = "counter_example" if veto in compiled.counters else "negative"
-                evidence.append(Evidence(kind=kind, detail=veto.text, weight=-1.0, origin=veto.origin))
+                veto_kind = (
+                    EvidenceKind.COUNTER_EXAMPLE if veto in compiled.counters else EvidenceKind.NEGATIVE
+                )
+                evidence.append(Evidence(kind=veto_kind, detail=veto.text, weight=-1.0, origin=veto.origin))
             matches.append(
                 Match(
                     intent_id=intent_id,

@@ -27,7 +27,41 @@ class HandoffReason(enum.StrEnum):
     REPEATED_MISSES = "repeated_misses"
     INTENT_FLAGGED = "intent_flagged"
     ORDER_LOOKUP = "order_lookup"  # the buyer gave an order number: a person looks it up
+    PHOTO = "photo"  # the buyer sent the photos the bot asked for: a person looks at them
     EMPTY = "empty"
+
+
+class EvidenceKind(enum.StrEnum):
+    """What a piece of evidence is."""
+
+    KEYWORD = "keyword"
+    PATTERN = "pattern"
+    NEGATIVE = "negative"
+    COUNTER_EXAMPLE = "counter_example"
+    EXAMPLE = "example"
+    FOLLOW_UP = "follow_up"  # the message leans on the last answer
+    ANSWER_RULE = "answer_rule"
+    CHOICE = "choice"  # the buyer picked an option of the last clarifying question
+    SLOT = "slot"  # the buyer gave what the bot asked for
+
+
+class Asked(enum.StrEnum):
+    """What the bot asked the buyer for in its last reply."""
+
+    CHOICE = "choice"  # which of the offered options
+    CONFIRM = "confirm"  # yes or no to one offered option
+    HEIGHT = "height"
+    WEIGHT = "weight"
+    SIZE = "size"  # height and weight
+    ORDER = "order"  # an order number
+    PHOTO = "photo"  # photos of a problem with the goods
+
+
+class Priority(enum.StrEnum):
+    """How soon a person should take a ticket."""
+
+    HIGH = "high"
+    NORMAL = "normal"
 
 
 class Severity(enum.StrEnum):
@@ -171,7 +205,7 @@ class Message:
 class Evidence:
     """One reason for a score: a keyword, a pattern, a veto or a nearest example."""
 
-    kind: str  # "keyword" | "pattern" | "negative" | "example"
+    kind: EvidenceKind
     detail: str
     weight: float
     origin: Origin | None = None
@@ -198,6 +232,24 @@ class Candidate:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Option:
+    """One choice of a clarifying question (猜你想问), most likely first."""
+
+    intent: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FollowUp:
+    """Why a message was read against the last answer: its form, the words and the setting."""
+
+    form: str  # "ellipsis" | "question" | "value" | "not_helpful"
+    words: tuple[str, ...]
+    previous: str  # the intent of the last answer
+    setting: str  # the config.yaml key whose weight governs it
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Decision:
     """What to do with a message: answer, ask which of two, or hand to a person."""
 
@@ -207,7 +259,7 @@ class Decision:
     alternatives: tuple[Candidate, ...] = ()
     reason: HandoffReason | None = None
     prompt: str | None = None  # a fixed reply to use (config replies), e.g. "not_helpful"
-    follow_up: bool = False  # answered with the previous turn's intent
+    follow_up: FollowUp | None = None  # read against the previous answer
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -230,6 +282,38 @@ class Reply:
     slots: Mapping[str, str] = field(
         default_factory=lambda: MappingProxyType({})
     )  # the session's, after the turn
+    options: tuple[Option, ...] = ()  # a clarifying question's choices, for buttons
+    follow_up: FollowUp | None = None  # set when the message was read against the last answer
+    kind: str = "text"  # "text", or what a chat platform inserted: "image", "video", "link", "emoji"…
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DialogueState:
+    """Where the conversation stands after a turn: what the bot asked, what it offered, what it answered."""
+
+    asked: Asked | None = None  # what the last reply asked the buyer for
+    options: tuple[str, ...] = ()  # intents offered by the last clarifying question, in order
+    answered: str | None = None  # the intent the last reply answered (None: it did not answer)
+    answered_confidence: float = 0.0  # how sure that answer was, before any follow-up
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "asked": self.asked.value if self.asked else None,
+            "options": list(self.options),
+            "answered": self.answered,
+            "answered_confidence": self.answered_confidence,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> DialogueState:
+        asked, options, answered = data.get("asked"), data.get("options"), data.get("answered")
+        confidence = data.get("answered_confidence")
+        return cls(
+            asked=Asked(asked) if isinstance(asked, str) and asked in Asked._value2member_map_ else None,
+            options=tuple(o for o in options if isinstance(o, str)) if isinstance(options, list) else (),
+            answered=answered if isinstance(answered, str) else None,
+            answered_confidence=float(confidence) if isinstance(confidence, int | float) else 0.0,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -240,7 +324,8 @@ class Session:
     turns: int = 0
     last_intent: str | None = None
     misses: int = 0
-    slots: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    slots: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # what the buyer told
+    state: DialogueState = DialogueState()
     handed_off: bool = False
     updated_at: float = 0.0
 
@@ -275,7 +360,7 @@ class Ticket:
 
     session_id: str
     reason: HandoffReason
-    priority: str  # "high" | "normal"
+    priority: Priority
     created_at: float
     status: TicketStatus = TicketStatus.OPEN
     id: int | None = None

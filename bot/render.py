@@ -109,10 +109,12 @@ def compose(
         return fill(variant, values), variant, rule
     if decision.prompt is not None:
         return fill(replies[decision.prompt], values), None, None
-    if decision.action is Action.CLARIFY:
-        titles = [title(c.intent_id) for c in decision.alternatives[:2]]
-        key = "clarify" if len(titles) > 1 else "confirm"
-        return fill(replies[key], {**values, "first": titles[0], "second": titles[-1]}), None, None
+    if decision.action is Action.CLARIFY and decision.alternatives:
+        titles = [title(c.intent_id) for c in decision.alternatives[:3]]
+        key = ("confirm", "clarify", "clarify_options")[len(titles) - 1]
+        numbered = "\n".join(f"{i}. {t}" for i, t in enumerate(titles, 1))
+        names = {**values, "first": titles[0], "second": titles[-1], "options": numbered}
+        return fill(replies[key], names), None, None
     key = {
         HandoffReason.ANGRY: "angry",
         HandoffReason.LOW_CONFIDENCE: "low_confidence",

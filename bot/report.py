@@ -19,6 +19,8 @@ def reply_dict(reply: Reply) -> dict[str, Any]:
     data["reason"] = reply.reason.value if reply.reason else None
     data["slots"] = dict(reply.slots)
     data["candidates"] = [asdict(c) for c in reply.candidates]
+    data["options"] = [asdict(o) for o in reply.options]
+    data["follow_up"] = asdict(reply.follow_up) if reply.follow_up else None
     data["tokens"] = list(reply.tokens)
     data["evidence"] = [
         {

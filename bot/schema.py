@@ -96,11 +96,37 @@ class Paths(_Shape):
     responses: str = "responses"
 
 
+# What chat platforms insert for a message that is not text → its kind.
+PlaceholderKind = Literal["image", "video", "voice", "sticker", "link", "order", "file"]
+PLACEHOLDERS: dict[str, PlaceholderKind] = {
+    "[图片]": "image", "[照片]": "image", "[image]": "image", "[视频]": "video", "[video]": "video",
+    "[语音]": "voice", "[voice]": "voice", "[表情]": "sticker", "[动画表情]": "sticker", "[sticker]": "sticker",
+    "[商品链接]": "link", "[链接]": "link", "[宝贝链接]": "link", "[商品]": "link", "[订单]": "order",
+    "[订单链接]": "order", "[文件]": "file",
+}  # fmt: skip
+
+
 class Language(_Shape):
     slang: dict[str, str] = Field(
         default_factory=dict, description="buyer word → standard word, added to the built-in map"
     )
     words: list[str] = Field(default_factory=list, description="extra dictionary words for segmentation")
+    placeholders: dict[str, PlaceholderKind] = Field(
+        default_factory=lambda: dict(PLACEHOLDERS),
+        description="what the chat platform inserts for a non-text message → its kind",
+    )
+
+
+class FollowUp(_Shape):
+    """How a message that leans on the last answer (那X呢, 多久, 谁出) is weighed."""
+
+    ellipsis: float = Field(default=0.9, ge=0, le=1, description="那…呢 / 还有…吗 / …呢")
+    question: float = Field(default=0.85, ge=0, le=1, description="a bare question word: 多久, 谁出, 怎么弄")
+    value: float = Field(default=0.85, ge=0, le=1, description="a value the last topic takes: XL, 黑色, 新疆")
+    switch_at: float = Field(
+        default=0.85, ge=0, le=1, description="a keyword of another topic this strong switches to it"
+    )
+    questions: list[str] = Field(default_factory=list, description="extra follow-up question words")
 
 
 class HandoffRules(_Shape):
@@ -128,6 +154,17 @@ class Replies(_Shape):
     not_helpful: str = "抱歉没能帮到您~ 能再具体说说是哪里不行吗？小二换个方式帮您看看。"
     holding: str = "亲，人工客服正在为您处理，请稍候~ 您可以继续留言，客服会一并查看。"
     empty: str = "亲，您好像没有输入内容哦~ 有什么可以帮您的吗？"
+    clarify_options: str = "亲，小二猜您想问：\n{options}\n回复数字就可以哦~"
+    photo_received: str = "收到您的图片啦~ 小二已经转给人工客服核实，马上为您处理，请稍等哦。"
+    ask_about_image: str = (
+        "亲，小二暂时看不了图片和视频哦~ 请用文字说一下您想问的问题；需要客服看图的话，回复「人工」就可以~"
+    )
+    voice: str = "亲，小二暂时听不了语音哦~ 请打字告诉小二您想问的问题~"
+    emoji_only: str = "亲~ 有什么问题可以直接问小二哦，发货、物流、尺码、退换都可以问~"
+    ask_about_link: str = (
+        "亲，收到您发的宝贝链接啦~ 请问您想了解它的什么呢？尺码、库存、发货还是优惠，直接问小二就好~"
+    )
+    ask_about_order: str = "亲，收到您发的订单啦~ 请问这个订单有什么需要小二帮忙的吗？"
 
 
 class SizeRow(_Shape):
@@ -202,6 +239,7 @@ class ConfigFile(_Shape):
     replies: Replies = Replies()
     service: Service = Service()
     sizing: Sizing = Sizing()
+    follow_up: FollowUp = FollowUp()
     server: Server = Server()
 
 
@@ -247,6 +285,15 @@ class TurnShape(_Shape):
         default=None, description="a regular expression searched in the reply (. matches line breaks too)"
     )
     slots: dict[str, str] | None = Field(default=None, description="session slots expected after the turn")
+    asked: Literal["choice", "confirm", "height", "weight", "size", "order", "photo"] | None = Field(
+        default=None, description="what the reply asks the buyer for (null: nothing)"
+    )
+    options: list[str] | None = Field(
+        default=None, description="intents offered by a clarifying question, in order"
+    )
+    follow_up: bool | None = Field(
+        default=None, description="whether the message was read against the last answer"
+    )
     handoff_reason: str | None = Field(default=None, description="asked_for_person, angry, low_confidence, …")
     priority: Literal["high", "normal"] | None = Field(
         default=None, description="priority of the ticket opened"

@@ -18,12 +18,14 @@ import yaml
 
 from bot.config import Settings, read_settings
 from bot.decide import Policy
+from bot.followup import FollowUpReader
 from bot.handoff import AngerDetector
 from bot.index import Index
 from bot.intents import load_intents
 from bot.match import Compiled, ExampleEntry, Matcher, Phrase
 from bot.model import Intent, IntentSet, Origin, Template
 from bot.normalize import Normalizer
+from bot.placeholders import Placeholders
 from bot.problems import Problem, errors, problem
 from bot.render import CONTEXT_VARIABLES, shop_values, variables
 from bot.responses import load_templates
@@ -31,8 +33,9 @@ from bot.segment import Segmenter
 
 # Names the fixed replies of config.yaml may use besides {shop.xxx}.
 REPLY_VARIABLES = frozenset(
-    {"first", "second", "next_open", "order_number", "height", "weight_jin", "size", "looser", "tighter"}
-)
+    {"first", "second", "options", "next_open", "order_number", "height", "weight_jin", "size", "looser",
+     "tighter"}
+)  # fmt: skip
 
 
 def builtin_lexicon() -> dict[str, Any]:
@@ -55,7 +58,8 @@ class Shop:
     anger: AngerDetector
     policy: Policy
     values: Mapping[str, str]
-    not_helpful: tuple[str, ...]
+    follow_up: FollowUpReader
+    placeholders: Placeholders
 
 
 def load_shop(config_path: Path) -> tuple[Shop | None, list[Problem]]:
@@ -129,6 +133,7 @@ def load_shop(config_path: Path) -> tuple[Shop | None, list[Problem]]:
         anger=AngerDetector(
             [*lexicon["anger_words"], *settings.anger_words],
             [*lexicon["calm_phrases"], *settings.calm_phrases],
+            lexicon["anger_emoji"],
         ),
         policy=Policy(
             answer_at=settings.answer_at,
@@ -137,7 +142,17 @@ def load_shop(config_path: Path) -> tuple[Shop | None, list[Problem]]:
             handoff_intents=frozenset(i.id for i in intents if i.handoff),
         ),
         values=MappingProxyType(values),
-        not_helpful=tuple(lexicon["not_helpful"]),
+        follow_up=FollowUpReader(
+            leads=lexicon["follow_up"]["leads"],
+            tails=lexicon["follow_up"]["tails"],
+            questions=[*lexicon["follow_up"]["questions"], *settings.follow_up.questions],
+            fillers=[*lexicon["follow_up"]["fillers"], *lexicon["stopwords"]],
+            values=lexicon["follow_up"]["values"],
+            accepts=lexicon["follow_up"]["accepts"],
+            not_helpful=lexicon["not_helpful"],
+            announces=lexicon["follow_up"]["announces"],
+        ),
+        placeholders=Placeholders(settings.placeholders),
     )
     return shop, problems
 

@@ -1,6 +1,6 @@
 import pytest
 
-from bot.decide import Policy, Signals, confidence, decide, rank
+from bot.decide import Policy, confidence, decide, rank
 from bot.model import Action, HandoffReason, Match, Session
 
 POLICY = Policy(
@@ -29,18 +29,18 @@ def test_decision_follows_thresholds(
     matches: list[Match], action: Action, reason: HandoffReason | None
 ) -> None:
     """Answer above answer_at, ask between, hand off below or when a person is asked for."""
-    decision = decide(matches, Signals(), Session(key="s"), POLICY)
+    decision = decide(matches, False, 0, POLICY)
     assert (action, reason) == (decision.action, decision.reason)
 
 
 def test_anger_hands_off_whatever_the_match() -> None:
-    decision = decide([m("invoice", 1.0)], Signals(angry=True), Session(key="s"), POLICY)
+    decision = decide([m("invoice", 1.0)], True, 0, POLICY)
     assert (Action.HANDOFF, HandoffReason.ANGRY) == (decision.action, decision.reason)
 
 
 def test_second_miss_in_a_row_hands_off() -> None:
     """After one unresolved turn, the next unclear one goes to a person instead of a loop."""
-    decision = decide([m("invoice", 0.6)], Signals(), Session(key="s", misses=1), POLICY)
+    decision = decide([m("invoice", 0.6)], False, 1, POLICY)
     assert HandoffReason.REPEATED_MISSES == decision.reason
 
 

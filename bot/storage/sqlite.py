@@ -19,7 +19,16 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from bot.model import Action, HandoffReason, Session, Ticket, TicketStatus, TurnRecord
+from bot.model import (
+    Action,
+    DialogueState,
+    HandoffReason,
+    Priority,
+    Session,
+    Ticket,
+    TicketStatus,
+    TurnRecord,
+)
 from bot.storage import TurnConflict
 from bot.storage.order import by_priority
 from bot.storage.shared import SharedFile
@@ -343,6 +352,7 @@ def _state(session: Session) -> dict[str, Any]:
         "last_intent": session.last_intent,
         "misses": session.misses,
         "slots": dict(session.slots),
+        "state": session.state.to_dict(),
         "handed_off": session.handed_off,
         "updated_at": session.updated_at,
     }
@@ -355,6 +365,7 @@ def _session(key: str, state: dict[str, Any]) -> Session:
         last_intent=state.get("last_intent"),
         misses=int(state.get("misses", 0)),
         slots=MappingProxyType(dict(state.get("slots", {}))),
+        state=DialogueState.from_dict(state.get("state") or {}),
         handed_off=bool(state.get("handed_off", False)),
         updated_at=float(state.get("updated_at", 0.0)),
     )
@@ -383,7 +394,7 @@ def _ticket(row: sqlite3.Row) -> Ticket:
         session_id=row["session_id"],
         buyer_id=row["buyer_id"],
         reason=HandoffReason(row["reason"]),
-        priority=row["priority"],
+        priority=Priority(row["priority"]),
         status=TicketStatus(row["status"]),
         created_at=row["created_at"],
         claimed_by=row["claimed_by"],

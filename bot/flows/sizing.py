@@ -1,0 +1,35 @@
+"""A size answer from what the buyer told: the recommended size, or a question for what is missing."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+from bot.config import SizeBand
+from bot.flows.draft import TurnDraft
+from bot.model import Action, Asked
+from bot.shop import Shop
+from bot.sizing import size_reply
+
+
+def flow(draft: TurnDraft, shop: Shop) -> TurnDraft:
+    decision = draft.decision
+    if decision is None or decision.action is not Action.ANSWER or decision.intent_id != "sizing":
+        return draft
+    slots = dict(draft.slots)
+    if draft.measured.height_cm:
+        slots["height_cm"] = str(draft.measured.height_cm)
+    if draft.measured.weight_kg:
+        slots["weight_kg"] = f"{draft.measured.weight_kg:g}"
+    text, wanted = size_reply(slots, chart(shop, draft.values), shop.settings.replies, draft.values)
+    return dataclasses.replace(
+        draft, slots=slots, reply_text=text, asked=Asked(wanted) if wanted else draft.asked
+    )
+
+
+def chart(shop: Shop, values: Mapping[str, str]) -> tuple[SizeBand, ...]:
+    """The size chart for the caller's product category, else the shop's default chart."""
+    settings = shop.settings
+    category = values.get("product.category", "")
+    name = settings.chart_for_category.get(category) or (category if category in settings.size_charts else "")
+    return settings.size_charts.get(name or settings.default_chart, ())

@@ -14,10 +14,12 @@ from typing import Any, TypeVar
 
 import click
 
+from bot.conversation import Conversations
 from bot.engine import Bot
 from bot.evaluate import DataError, evaluate, read_labelled
 from bot.problems import LoadError, errors
 from bot.report import (
+    after_table,
     eval_table,
     explain,
     problems_github,
@@ -75,6 +77,16 @@ def _load(config: str) -> Bot:
     return Bot.from_config(path)
 
 
+def _conversations(bot: Bot) -> Conversations:
+    """The same turn service as HTTP, on an in-memory store: a handoff holds the session for a
+    person, and an idle session starts afresh."""
+    from bot.storage.memory import MemoryStore
+
+    return Conversations(
+        lambda: bot, MemoryStore(), idle_seconds=bot.shop.settings.server.session_idle_seconds
+    )
+
+
 config_option = click.option(
     "--config",
     "-c",
@@ -99,7 +111,7 @@ def main() -> None:
 def ask(text: str, show_why: bool, as_json: bool, config: str) -> None:
     """Answer one buyer message."""
     bot = _load(config)
-    reply = bot.reply("cli", text)
+    reply = _conversations(bot).turn("cli", text).reply
     if as_json:
         click.echo(reply_json(reply))
         return
@@ -117,7 +129,7 @@ def chat(show_why: bool, config: str) -> None:
     bot = _load(config)
     shop = bot.shop.settings.shop.get("name", "店小二")
     click.echo(f"【{shop}】店小二在线，输入消息开始对话；输入 退出 或按 Ctrl-D 结束。")
-    session = "chat"
+    session, conversations = "chat", _conversations(bot)
     while True:
         try:
             text = input("买家> ")
@@ -126,7 +138,7 @@ def chat(show_why: bool, config: str) -> None:
             return
         if text.strip() in ("退出", "exit", "quit"):
             return
-        reply = bot.reply(session, text)
+        reply = conversations.turn(session, text).reply
         click.echo(f"小二> {reply.text}")
         if show_why:
             click.echo(explain(reply, bot.title))
@@ -256,27 +268,57 @@ def schema(directory: Path) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.option("--failures", is_flag=True, help="Also list every wrong answer.")
+@click.option(
+    "--after",
+    "after",
+    multiple=True,
+    help="Send each message after this turn in the same session (repeatable).",
+)
+@click.option(
+    "--after-each",
+    "after_each",
+    is_flag=True,
+    help="Run the file after each of a built-in list of first questions.",
+)
 @config_option
 @friendly
-def eval_command(file: Path, as_json: bool, failures: bool, config: str) -> None:
-    """Measure the bot on labelled messages: JSON lines {"text", "intent", "alt"?}."""
+def eval_command(
+    file: Path, as_json: bool, failures: bool, after: tuple[str, ...], after_each: bool, config: str
+) -> None:
+    """Measure the bot on labelled messages: JSON lines {"text", "intent", "alt"?, "after"?}."""
+    from bot.evaluate import after_summary, evaluate_after_each
+
     if not file.is_file():
         raise click.ClickException(f"找不到文件 {file} (file not found)")
     bot = _load(config)
-    report = evaluate(bot, list(read_labelled(file)))
+    items = list(read_labelled(file))
+    report = evaluate(bot, items)
     summary = report.to_dict()
+    reports = {}
+    if after:
+        reports[" → ".join(after)] = evaluate(bot, items, tuple(after))
+    if after_each:
+        reports |= evaluate_after_each(bot, items)
+    if reports:
+        summary["after"] = after_summary(reports)
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     else:
         click.echo(eval_table(summary))
+        if reports:
+            click.echo(after_table(summary["after"]))  # type: ignore[arg-type]
     if failures:
-        for o in report.outcomes:
+        wrong = [("", o) for o in report.outcomes] + [
+            (first, o) for first, r in reports.items() for o in r.outcomes
+        ]
+        for first, o in wrong:
             if o.verdict == "wrong":
                 click.echo(
                     json.dumps(
                         {
                             "line": o.item.line,
                             "label": o.item.intent,
+                            **({"after": first} if first else {}),
                             **{k: reply_dict(o.reply)[k] for k in ("intent", "confidence", "normalized")},
                         },
                         ensure_ascii=False,

@@ -1,6 +1,7 @@
 """`bot eval`: run labelled messages through a bot and count what a buyer would have got.
 
-Each message is asked in a fresh session. Outcomes:
+Each message is asked in a fresh session, or (`after`) right after the given turns in the same
+session, as buyers write inside a conversation. Outcomes:
 - resolved: in scope, answered with its label or its `alt` (a `goodbye` answer to `thanks` counts, and
   a handoff to a person counts for a buyer who asked for one, `human`);
 - wrong: answered with another intent, or an out-of-scope (`other`) message answered at all;
@@ -9,19 +10,39 @@ Each message is asked in a fresh session. Outcomes:
 
 from __future__ import annotations
 
+import enum
+import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.engine import Bot
 from bot.model import Action, Reply, Session
 
+# Ordinary first questions, one per core intent: `bot eval --after-each` runs the file after each.
+FIRST_QUESTIONS = (
+    "什么时候发货",
+    "快递到哪了",
+    "身高170体重65穿什么码",
+    "能退货吗",
+    "优惠券在哪领",
+    "能开发票吗",
+    "有货吗",
+    "现在有什么活动",
+    "收到的东西有质量问题",
+    "可以用花呗吗",
+)
+
 OUT_OF_SCOPE = "other"
+# The clock of an evaluation: a Monday at 10:00 China time, inside business hours, so that two
+# runs give the same result whatever the hour.
+EVAL_NOW = 1_767_578_400.0
 # An answer with the key intent resolves a message labelled with any of the values.
 EQUIVALENT = {"goodbye": {"thanks"}, "thanks": {"goodbye"}}
 BANDS = (0.0, 0.45, 0.6, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0)
+FOLLOW_UP_ROW = "follow_up"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,13 +51,20 @@ class Labelled:
     intent: str
     alt: str | None
     line: int
+    after: tuple[str, ...] = ()  # the buyer's earlier messages in the same session
+
+
+class Verdict(enum.StrEnum):
+    RESOLVED = "resolved"
+    WRONG = "wrong"
+    DEFERRED = "deferred"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outcome:
     item: Labelled
     reply: Reply
-    verdict: str  # "resolved" | "wrong" | "deferred"
+    verdict: Verdict
 
 
 @dataclass(slots=True)
@@ -44,46 +72,95 @@ class EvalReport:
     outcomes: list[Outcome] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
-        n = len(self.outcomes)
-        in_scope = [o for o in self.outcomes if o.item.intent != OUT_OF_SCOPE]
-        verdicts = Counter(o.verdict for o in self.outcomes)
+        return {
+            **_figures(self.outcomes),
+            "per_intent": self.per_intent(),
+            "confusions": self.confusions(),
+            "reliability": self.reliability(),
+            "halves": {name: _figures(group) for name, group in self.halves().items()},
+        }
+
+    def halves(self) -> dict[str, list[Outcome]]:
+        """The outcomes split in two by a hash of the text: a gap between the halves means the shop
+        learned sentences, not buyers (learn from the failures of the first half only)."""
+        split: dict[str, list[Outcome]] = {"first": [], "second": []}
+        for o in self.outcomes:
+            split[half(o.item.text)].append(o)
+        return split
+
+    def per_intent(self) -> dict[str, dict[str, float | int]]:
         per_intent: dict[str, dict[str, float | int]] = {}
         for intent in sorted({o.item.intent for o in self.outcomes}):
             group = [o for o in self.outcomes if o.item.intent == intent]
             counts = Counter(o.verdict for o in group)
             per_intent[intent] = {
                 "n": len(group),
-                "resolved": _ratio(counts["resolved"], len(group)),
-                "wrong": _ratio(counts["wrong"], len(group)),
-                "deferred": _ratio(counts["deferred"], len(group)),
+                "resolved": _ratio(counts[Verdict.RESOLVED], len(group)),
+                "wrong": _ratio(counts[Verdict.WRONG], len(group)),
+                "deferred": _ratio(counts[Verdict.DEFERRED], len(group)),
             }
+        return per_intent
+
+    def confusions(self) -> list[dict[str, object]]:
         confusions = Counter(
             (o.item.intent, o.reply.intent or "-") for o in self.outcomes if o.verdict == "wrong"
         )
-        return {
-            "n": n,
-            "in_scope": len(in_scope),
-            "resolved": _ratio(sum(o.verdict == "resolved" for o in in_scope), len(in_scope)),
-            "wrong": _ratio(verdicts["wrong"], n),
-            "deferred": _ratio(verdicts["deferred"], n),
-            "answered": _ratio(sum(o.reply.action is Action.ANSWER for o in self.outcomes), n),
-            "per_intent": per_intent,
-            "confusions": [
-                {"label": label, "answered": got, "n": count}
-                for (label, got), count in confusions.most_common(10)
-            ],
-            "reliability": self.reliability(),
-        }
+        return [
+            {"label": label, "answered": got, "n": count}
+            for (label, got), count in confusions.most_common(10)
+        ]
 
-    def reliability(self) -> dict[str, dict[str, int]]:
-        """For each confidence band: how many answers were given in it and how many were right."""
-        table = {_band_name(i): {"n": 0, "right": 0} for i in range(len(BANDS) - 1)}
+    def reliability(self) -> dict[str, dict[str, float]]:
+        """For each confidence band: how many answers were given in it and how many were right.
+        Answers that followed up the previous turn have their own row, `follow_up`, with the mean
+        confidence they were given."""
+        table: dict[str, dict[str, float]] = {
+            _band_name(i): {"n": 0, "right": 0} for i in range(len(BANDS) - 1)
+        }
+        follow = [
+            o for o in self.outcomes if o.reply.action is Action.ANSWER and o.reply.follow_up is not None
+        ]
         for o in self.outcomes:
-            if o.reply.action is Action.ANSWER:
+            if o.reply.action is Action.ANSWER and o.reply.follow_up is None:
                 row = table[_band_name(_band(o.reply.confidence))]
                 row["n"] += 1
                 row["right"] += o.verdict == "resolved"
+        table[FOLLOW_UP_ROW] = {
+            "n": len(follow),
+            "right": sum(o.verdict == "resolved" for o in follow),
+            "mean_confidence": round(sum(o.reply.confidence for o in follow) / len(follow), 4)
+            if follow
+            else 0.0,
+        }
         return table
+
+
+def _figures(outcomes: list[Outcome]) -> dict[str, object]:
+    """resolved (of in-scope), wrong and deferred (of all), and how often a clarifying question
+    offered the right intent (of in-scope messages that got one)."""
+    n = len(outcomes)
+    in_scope = [o for o in outcomes if o.item.intent != OUT_OF_SCOPE]
+    verdicts = Counter(o.verdict for o in outcomes)
+    clarified = [o for o in in_scope if o.reply.action is Action.CLARIFY and o.reply.options]
+    return {
+        "n": n,
+        "in_scope": len(in_scope),
+        "resolved": _ratio(sum(o.verdict == "resolved" for o in in_scope), len(in_scope)),
+        "wrong": _ratio(verdicts[Verdict.WRONG], n),
+        "deferred": _ratio(verdicts[Verdict.DEFERRED], n),
+        "answered": _ratio(sum(o.reply.action is Action.ANSWER for o in outcomes), n),
+        "clarified_right": _ratio(sum(_offered_right(o) for o in clarified), len(clarified)),
+    }
+
+
+def _offered_right(o: Outcome) -> bool:
+    wanted = {o.item.intent, *([o.item.alt] if o.item.alt else [])}
+    return any(option.intent in wanted for option in o.reply.options)
+
+
+def half(text: str) -> str:
+    """Which half of a labelled file a message is in, by a hash of its text."""
+    return "first" if hashlib.sha256(text.encode()).digest()[0] % 2 == 0 else "second"
 
 
 def _band(confidence: float) -> int:
@@ -98,17 +175,17 @@ def _ratio(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
 
 
-def verdict(item: Labelled, reply: Reply) -> str:
+def verdict(item: Labelled, reply: Reply) -> Verdict:
     if reply.action is Action.ANSWER:
         if item.intent == OUT_OF_SCOPE:
-            return "wrong"
+            return Verdict.WRONG
         accepted = {item.intent, *([item.alt] if item.alt else [])}
         for label in list(accepted):
             accepted |= {k for k, v in EQUIVALENT.items() if label in v}
-        return "resolved" if reply.intent in accepted else "wrong"
+        return Verdict.RESOLVED if reply.intent in accepted else Verdict.WRONG
     if reply.action is Action.HANDOFF and reply.intent == "human" and "human" in (item.intent, item.alt):
-        return "resolved"
-    return "deferred"
+        return Verdict.RESOLVED
+    return Verdict.DEFERRED
 
 
 class DataError(Exception):
@@ -132,14 +209,48 @@ def read_labelled(path: Path) -> Iterator[Labelled]:
                 raise DataError(
                     f"{path}:{number}: text 和 intent 必须是文字 (text and intent must be strings)"
                 )
-            alt = row.get("alt")
-            yield Labelled(text=text, intent=intent, alt=alt if isinstance(alt, str) else None, line=number)
+            alt, after = row.get("alt"), row.get("after", [])
+            if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
+                raise DataError(f"{path}:{number}: after 必须是文字的列表 (after must be a list of strings)")
+            yield Labelled(
+                text=text,
+                intent=intent,
+                alt=alt if isinstance(alt, str) else None,
+                line=number,
+                after=tuple(after),
+            )
 
 
-def evaluate(bot: Bot, items: Iterable[Labelled]) -> EvalReport:
+def evaluate(bot: Bot, items: Iterable[Labelled], after: tuple[str, ...] = ()) -> EvalReport:
+    """Each message in a fresh session (never stored: evaluating twice with one Bot gives the same
+    result), right after the turns `after` and the item's own `after`."""
     report = EvalReport()
+    opened: dict[tuple[str, ...], Session] = {}
     for item in items:
-        # A fresh session per message, never stored: evaluating twice with one Bot gives the same result.
-        reply, _ = bot.respond(Session(key=f"eval-{item.line}"), item.text)
+        earlier = after + item.after
+        session = opened.get(earlier)
+        if session is None:
+            session = Session(key="eval")
+            for text in earlier:
+                _, session = bot.respond(session, text, now=EVAL_NOW)
+            opened[earlier] = session
+        reply, _ = bot.respond(session, item.text, now=EVAL_NOW)
         report.outcomes.append(Outcome(item=item, reply=reply, verdict=verdict(item, reply)))
     return report
+
+
+def evaluate_after_each(
+    bot: Bot, items: list[Labelled], firsts: Iterable[str] = FIRST_QUESTIONS
+) -> dict[str, EvalReport]:
+    """The whole file after each ordinary first question, one report per question."""
+    return {first: evaluate(bot, items, (first,)) for first in firsts}
+
+
+def after_summary(reports: Mapping[str, EvalReport]) -> dict[str, object]:
+    """`after` of the JSON output: figures per preceding question and over all of them."""
+    everything = EvalReport(outcomes=[o for r in reports.values() for o in r.outcomes])
+    return {
+        "overall": _figures(everything.outcomes),
+        "reliability": everything.reliability(),
+        "per_question": {first: _figures(r.outcomes) for first, r in reports.items()},
+    }

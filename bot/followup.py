@@ -169,12 +169,12 @@ def _covers(evidence: Evidence, rest: str) -> bool:
     return evidence.weight > 0 and (evidence.detail in rest or rest in evidence.detail)
 
 
-def confidence(weight: float, support: float, prior: float, own_score: float) -> float:
-    """How sure a follow-up answer is: the form's weight, raised by the topic's own evidence in
-    the message (noisy-or), scaled by how sure the last answer was. Calibrated on
-    tests/data/conversations.jsonl (`bot eval` shows its row in the reliability table)."""
-    raw: float = (1 - (1 - weight * support) * (1 - own_score)) * math.sqrt(prior)
-    return round(max(0.0, min(1.0, raw)), 4)
+def confidence(weight: float, support: float, prior: float) -> float:
+    """How sure a follow-up answer is: the form's weight (config.yaml `follow_up:`), times how fully
+    the rest of the message is explained, times how sure the last answer was (its square root: the
+    buyer's follow-up confirms the topic). Calibrated on tests/data/conversations.jsonl; `bot eval`
+    shows follow-ups in a row of their own in the reliability table."""
+    return round(max(0.0, min(1.0, weight * support * math.sqrt(prior))), 4)
 
 
 def _longest_first(words: Iterable[str]) -> tuple[str, ...]:

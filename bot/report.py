@@ -10,7 +10,13 @@ from typing import Any
 from bot.model import Reply, Severity
 from bot.problems import Problem
 
-ACTION_ZH = {"answer": "回答", "clarify": "追问", "handoff": "转人工"}
+ACTION_ZH = {"answer": "回答", "clarify": "追问", "handoff": "转人工", "human": "人工处理中"}
+FORMS = {
+    "ellipsis": "省略问（那…呢 / 还有…吗）",
+    "question": "只问疑问词（多久 / 谁出 / 怎么弄）",
+    "value": "只给了上一轮话题要的值（尺码 / 颜色 / 地区）",
+    "not_helpful": "还是不行 / 没用",
+}
 
 
 def reply_dict(reply: Reply) -> dict[str, Any]:
@@ -47,6 +53,19 @@ def explain(reply: Reply, title: Callable[[str], str]) -> str:
         + (f"，原因 {reply.reason.value}" if reply.reason else "")
         + f"，把握 (confidence) {reply.confidence:.2f}",
     ]
+    if reply.follow_up is not None:
+        f = reply.follow_up
+        lines.append(
+            f"  接话 (follow-up): 接着上一轮的「{f.previous}」，形式 {FORMS.get(f.form, f.form)}，"
+            f"依据的词 {' / '.join(f.words) or '-'}；由 config.yaml 的 {f.setting} 控制"
+        )
+    if reply.kind != "text":
+        lines.append(f"  消息种类 (kind): {reply.kind}")
+    if reply.options:
+        lines.append(
+            "  选项 (options): "
+            + "，".join(f"{i}. {o.title}（{o.intent}）" for i, o in enumerate(reply.options, 1))
+        )
     if reply.slots:
         lines.append("  记住的信息 (slots): " + "，".join(f"{k}={v}" for k, v in sorted(reply.slots.items())))
     if reply.candidates:
@@ -63,6 +82,9 @@ def explain(reply: Reply, title: Callable[[str], str]) -> str:
             "example": "最像的问法",
             "counter_example": "反例",
             "answer_rule": "条件回复",
+            "follow_up": "接话",
+            "choice": "选项",
+            "slot": "回答了问题",
         }
         for e in reply.evidence:
             where = f"  ({e.origin})" if e.origin else ""
@@ -108,7 +130,8 @@ def eval_table(summary: dict[str, Any]) -> str:
     out = [
         f"消息数 messages: {summary['n']}（范围内 in scope: {summary['in_scope']}）",
         f"解决 resolved (of in-scope): {summary['resolved']:.1%}    答错 wrong (of all): {summary['wrong']:.1%}    "
-        f"转交/追问 deferred (of all): {summary['deferred']:.1%}",
+        f"转交/追问 deferred (of all): {summary['deferred']:.1%}    "
+        f"追问选项里有对的 clarified_right: {summary['clarified_right']:.1%}",
         "",
         f"{'intent':<16}{'n':>5}{'resolved':>10}{'wrong':>8}{'deferred':>10}",
     ]
@@ -120,12 +143,28 @@ def eval_table(summary: dict[str, Any]) -> str:
         out += ["", "最常见的答错 (most frequent confusions: label → answered):"]
         out += [f"  {c['label']:<16}→ {c['answered']:<16}{c['n']:>4}" for c in summary["confusions"]]
     out += ["", "可靠性 (reliability: answers per confidence band, and how many were right):"]
-    out.append(f"  {'band':<12}{'answers':>8}{'right':>7}{'precision':>11}")
-    total_n = total_right = 0
-    rows = list(summary["reliability"].items())
+    out += reliability_rows(summary["reliability"])
+    halves = summary.get("halves")
+    if halves:
+        out += ["", "两半 (halves, split by a hash of the text; learn from the first only):"]
+        for name, row in halves.items():
+            out.append(f"  {name:<8}{_figures_line(row)}")
+    return "\n".join(out)
+
+
+def reliability_rows(reliability: dict[str, Any]) -> list[str]:
+    out = [f"  {'band':<12}{'answers':>8}{'right':>7}{'precision':>11}"]
+    rows = [(band, row) for band, row in reliability.items() if band != "follow_up"]
     for band, row in rows:
         if row["n"]:
             out.append(f"  {band:<12}{row['n']:>8}{row['right']:>7}{row['right'] / row['n']:>11.0%}")
+    follow = reliability.get("follow_up")
+    if follow and follow["n"]:
+        out.append(
+            f"  {'接话 follow-up':<12}{follow['n']:>6}{follow['right']:>7}{follow['right'] / follow['n']:>11.0%}"
+            f"   (平均把握 mean confidence {follow['mean_confidence']:.2f})"
+        )
+    total_n = total_right = 0
     out += ["", "  answers at confidence ≥ x (must be right at least x of the time):"]
     for band, row in reversed(rows):
         total_n += row["n"]
@@ -133,4 +172,22 @@ def eval_table(summary: dict[str, Any]) -> str:
         low = float(band.split("-")[0])
         if total_n and low > 0:
             out.append(f"    ≥ {low:.2f}: {total_n:>5} answers, {total_right / total_n:.0%} right")
+    return out
+
+
+def _figures_line(row: dict[str, Any]) -> str:
+    return (
+        f"resolved {row['resolved']:.1%}  wrong {row['wrong']:.1%}  deferred {row['deferred']:.1%}"
+        f"  clarified_right {row['clarified_right']:.1%}  (n={row['n']})"
+    )
+
+
+def after_table(after: dict[str, Any]) -> str:
+    """`bot eval --after…`: the figures after each preceding question, and over all of them."""
+    out = ["", "在对话中 (in conversation: each message right after the question on the left):"]
+    for first, row in after["per_question"].items():
+        out.append(f"  {first:<14}{_figures_line(row)}")
+    out.append(f"  {'全部 overall':<14}{_figures_line(after['overall'])}")
+    out += ["", "  可靠性 (reliability in conversation):"]
+    out += ["  " + line for line in reliability_rows(after["reliability"])]
     return "\n".join(out)

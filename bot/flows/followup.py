@@ -41,10 +41,7 @@ def flow(draft: TurnDraft, shop: Shop) -> TurnDraft:
         return draft  # no follow-up form, or something left that the last topic does not explain
     follow = lean.follow
     weights = shop.settings.follow_up
-    topic = next((m for m in draft.matches if m.intent_id == previous and not m.vetoed), None)
-    conf = confidence(
-        weights.of(follow.form), lean.support, state.answered_confidence, topic.score if topic else 0.0
-    )
+    conf = confidence(weights.of(follow.form), lean.support, state.answered_confidence)
     ranked = rank(draft.matches)
     names_other = bool(ranked) and (
         strongest(ranked[0]) >= weights.switch_at or lean.by in ("answer", "evidence")

@@ -146,7 +146,8 @@ def load_shop(config_path: Path) -> tuple[Shop | None, list[Problem]]:
             leads=lexicon["follow_up"]["leads"],
             tails=lexicon["follow_up"]["tails"],
             questions=[*lexicon["follow_up"]["questions"], *settings.follow_up.questions],
-            fillers=[*lexicon["follow_up"]["fillers"], *lexicon["stopwords"]],
+            fillers=set(lexicon["follow_up"]["fillers"])
+            | set(lexicon["stopwords"]) - set(lexicon["follow_up"]["pointers"]),
             values=lexicon["follow_up"]["values"],
             accepts=lexicon["follow_up"]["accepts"],
             not_helpful=lexicon["not_helpful"],

@@ -120,3 +120,13 @@ def test_eval_after_each_reports_per_question_and_keeps_the_old_keys(repo: Path)
     assert 11 == len(summary["after"]["per_question"])
     assert "follow_up" in summary["after"]["reliability"]
     assert summary["after"]["reliability"]["follow_up"]["n"] > 0
+
+
+def test_follow_up_answers_are_right_as_often_as_their_confidence_says(shipped_bot: Bot, repo: Path) -> None:
+    """On our labelled conversations, follow-up answers are right about as often as their mean
+    confidence, and the bot is rarely wrong inside a conversation."""
+    report = evaluate(shipped_bot, list(read_labelled(repo / "tests" / "data" / "conversations.jsonl")))
+    row = report.reliability()["follow_up"]
+    assert row["n"] >= 30
+    assert row["right"] / row["n"] >= row["mean_confidence"] - 0.02, row
+    assert _wrong(report.to_dict()) <= 0.04

@@ -280,18 +280,47 @@ def schema(directory: Path) -> None:
     is_flag=True,
     help="Run the file after each of a built-in list of first questions.",
 )
+@click.option(
+    "--target-wrong",
+    "target_wrong",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Advise answer_at and handoff_below that keep wrong answers at or under this rate (e.g. 0.02).",
+)
 @config_option
 @friendly
 def eval_command(
-    file: Path, as_json: bool, failures: bool, after: tuple[str, ...], after_each: bool, config: str
+    file: Path,
+    as_json: bool,
+    failures: bool,
+    after: tuple[str, ...],
+    after_each: bool,
+    target_wrong: float | None,
+    config: str,
 ) -> None:
     """Measure the bot on labelled messages: JSON lines {"text", "intent", "alt"?, "after"?}."""
-    from bot.evaluate import after_summary, evaluate_after_each
+    from bot.evaluate import advise_thresholds, after_summary, evaluate_after_each
 
     if not file.is_file():
         raise click.ClickException(f"找不到文件 {file} (file not found)")
     bot = _load(config)
     items = list(read_labelled(file))
+    if target_wrong is not None:
+        from bot.report import threshold_advice
+
+        advice = advise_thresholds(bot, items, target_wrong)
+        if as_json:
+            rows = [
+                {"answer_at": a.answer_at, "handoff_below": a.handoff_below, "meets": a.meets,
+                 "single": dict(a.single), "conversation": dict(a.conversation)}
+                for a in advice
+            ]  # fmt: skip
+            click.echo(
+                json.dumps({"target_wrong": target_wrong, "settings": rows}, ensure_ascii=False, indent=2)
+            )
+        else:
+            click.echo(threshold_advice(advice, target_wrong))
+        return
     report = evaluate(bot, items)
     summary = report.to_dict()
     reports = {}

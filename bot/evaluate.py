@@ -10,6 +10,7 @@ session, as buyers write inside a conversation. Outcomes:
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
 import json
@@ -17,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bot.engine import Bot
 from bot.model import Action, Reply, Session
@@ -135,7 +137,7 @@ class EvalReport:
         return table
 
 
-def _figures(outcomes: list[Outcome]) -> dict[str, object]:
+def _figures(outcomes: list[Outcome]) -> dict[str, float]:
     """resolved (of in-scope), wrong and deferred (of all), and how often a clarifying question
     offered the right intent (of in-scope messages that got one)."""
     n = len(outcomes)
@@ -254,3 +256,51 @@ def after_summary(reports: Mapping[str, EvalReport]) -> dict[str, object]:
         "reliability": everything.reliability(),
         "per_question": {first: _figures(r.outcomes) for first, r in reports.items()},
     }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ThresholdAdvice:
+    """One setting of the two thresholds and what it would have done on a labelled file."""
+
+    answer_at: float
+    handoff_below: float
+    single: Mapping[str, float]  # figures on single messages
+    conversation: Mapping[str, float]  # figures after each ordinary first question
+    meets: bool  # wrong ≤ the target both ways
+
+
+ANSWER_AT_GRID = (0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+HANDOFF_BELOW_GRID = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55)
+
+
+def advise_thresholds(bot: Bot, items: list[Labelled], target_wrong: float) -> list[ThresholdAdvice]:
+    """Every setting of the grid, best first: those that keep wrong answers at or under the target
+    on single messages and in conversation, by resolved in conversation, then the rest by wrong."""
+    advice = []
+    understood: dict[str, Any] = {}
+
+    def understand(text: str) -> Any:  # matching does not depend on the thresholds: once per text
+        if text not in understood:
+            understood[text] = bot.understand(text)
+        return understood[text]
+
+    for answer_at in ANSWER_AT_GRID:
+        for handoff_below in HANDOFF_BELOW_GRID:
+            if handoff_below >= answer_at:
+                continue
+            policy = dataclasses.replace(bot.shop.policy, answer_at=answer_at, handoff_below=handoff_below)
+            trial = Bot(dataclasses.replace(bot.shop, policy=policy))
+            trial.understand = understand  # type: ignore[method-assign]
+            single = _figures(evaluate(trial, items).outcomes)
+            together = [o for r in evaluate_after_each(trial, items).values() for o in r.outcomes]
+            conversation = _figures(together)
+            meets = float(single["wrong"]) <= target_wrong and float(conversation["wrong"]) <= target_wrong
+            advice.append(ThresholdAdvice(answer_at=answer_at, handoff_below=handoff_below, single=single,
+                                          conversation=conversation, meets=meets))  # fmt: skip
+    advice.sort(
+        key=lambda a: (
+            not a.meets,
+            -float(a.conversation["resolved"]) if a.meets else float(a.conversation["wrong"]),
+        )
+    )
+    return advice

@@ -191,3 +191,35 @@ def after_table(after: dict[str, Any]) -> str:
     out += ["", "  可靠性 (reliability in conversation):"]
     out += ["  " + line for line in reliability_rows(after["reliability"])]
     return "\n".join(out)
+
+
+def threshold_advice(advice: Sequence[Any], target: float) -> str:
+    """`bot eval --target-wrong`: the best settings and what each would have done, then the lines for config.yaml."""
+    out = [
+        f"阈值建议 (thresholds that keep wrong answers ≤ {target:.1%}, single messages and in conversation):",
+        f"  {'answer_at':>9} {'handoff_below':>13}   {'single: resolved/wrong/deferred':<34}"
+        f"{'in conversation: resolved/wrong/deferred':<42}",
+    ]
+    for a in advice[:8]:
+        s, c = a.single, a.conversation
+        mark = "✓" if a.meets else "✗"
+        out.append(
+            f"{mark} {a.answer_at:>9.2f} {a.handoff_below:>13.2f}   "
+            f"{s['resolved']:>7.1%} / {s['wrong']:>5.1%} / {s['deferred']:>6.1%}{'':<14}"
+            f"{c['resolved']:>7.1%} / {c['wrong']:>5.1%} / {c['deferred']:>6.1%}"
+        )
+    best = advice[0] if advice and advice[0].meets else None
+    if best is None:
+        out += [
+            "",
+            f"没有一组阈值能把答错率压到 {target:.1%} 以下；请先补充问法 (no setting of the grid reaches the target).",
+        ]
+        return "\n".join(out)
+    out += [
+        "",
+        "写进 config.yaml (put in config.yaml):",
+        "thresholds:",
+        f"  answer_at: {best.answer_at}",
+        f"  handoff_below: {best.handoff_below}",
+    ]
+    return "\n".join(out)

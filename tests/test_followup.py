@@ -130,3 +130,20 @@ def test_follow_up_answers_are_right_as_often_as_their_confidence_says(shipped_b
     assert row["n"] >= 30
     assert row["right"] / row["n"] >= row["mean_confidence"] - 0.02, row
     assert _wrong(report.to_dict()) <= 0.04
+
+
+def test_target_wrong_prints_thresholds_that_reach_it(repo: Path, tmp_path: Path) -> None:
+    """`bot eval FILE --target-wrong 0.02` names answer_at and handoff_below and the lines for config.yaml."""
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    lines = (repo / "tests" / "data" / "dev.jsonl").read_text(encoding="utf-8").splitlines()[:10]
+    small = tmp_path / "small.jsonl"
+    small.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        main, ["eval", str(small), "--target-wrong", "0.02", "--config", str(repo / "config.yaml")]
+    )
+    assert 0 == result.exit_code, result.output
+    assert "thresholds:\n  answer_at: " in result.output
+    assert "handoff_below: " in result.output

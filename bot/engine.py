@@ -30,6 +30,8 @@ from bot.shop import Shop, load_shop
 
 # Messages longer than this are cut before matching: no question needs more, and cost stays bounded.
 MAX_MATCH_CHARS = 1000
+# What the buyer told that is kept across turns (sessions stored by earlier versions hold other keys).
+DURABLE_SLOTS = frozenset({"height_cm", "weight_kg", "size", "order_number"})
 
 
 class Bot:
@@ -94,7 +96,7 @@ class Bot:
         expecting_height = state.asked in (Asked.HEIGHT, Asked.SIZE) or "sizing" in state.options
         measured = extract.body(message.text, expecting_height=expecting_height)
         numbers = extract.order_numbers(message.text) + extract.tracking_numbers(message.text)
-        slots = dict(session.slots)
+        slots = {k: v for k, v in session.slots.items() if k in DURABLE_SLOTS}
         if numbers:
             slots["order_number"] = numbers[0]
         draft = flows.run(

@@ -27,7 +27,7 @@ from bot.model import Intent, IntentSet, Origin, Template
 from bot.normalize import Normalizer
 from bot.placeholders import Placeholders
 from bot.problems import Problem, errors, problem
-from bot.render import CONTEXT_VARIABLES, shop_values, variables
+from bot.render import CONTEXT_VARIABLES, fill, shop_values, variables
 from bot.responses import load_templates
 from bot.segment import Segmenter
 
@@ -60,6 +60,7 @@ class Shop:
     values: Mapping[str, str]
     follow_up: FollowUpReader
     placeholders: Placeholders
+    answer_words: Mapping[str, str]  # intent → everything its answers say, normalised (for follow-ups)
 
 
 def load_shop(config_path: Path) -> tuple[Shop | None, list[Problem]]:
@@ -142,6 +143,16 @@ def load_shop(config_path: Path) -> tuple[Shop | None, list[Problem]]:
             handoff_intents=frozenset(i.id for i in intents if i.handoff),
         ),
         values=MappingProxyType(values),
+        answer_words=MappingProxyType(
+            {
+                t.intent_id: normalize(
+                    " ".join(
+                        fill(v, values) for v in (*t.variants, *(v for r in t.rules for v in r.variants))
+                    )
+                )
+                for t in templates
+            }
+        ),
         follow_up=FollowUpReader(
             leads=lexicon["follow_up"]["leads"],
             tails=lexicon["follow_up"]["tails"],

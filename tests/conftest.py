@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from bot import Bot
+from bot import Bot, Reply
+from bot.model import Session
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -21,6 +23,21 @@ def repo() -> Path:
 def shipped_bot() -> Bot:
     """The shipped demo shop, loaded once for the whole run (tests use distinct session ids)."""
     return Bot.from_config(REPO / "config.yaml")
+
+
+@pytest.fixture
+def play(shipped_bot: Bot) -> Callable[..., list[Reply]]:
+    """Plays buyer messages in one fresh, unstored session of the shipped shop, 20 s apart on a fixed
+    Monday morning; returns the replies."""
+
+    def turns(*texts: str) -> list[Reply]:
+        session, replies = Session(key="play"), []
+        for i, text in enumerate(texts):
+            reply, session = shipped_bot.respond(session, text, now=1_767_578_400 + 20 * i)
+            replies.append(reply)
+        return replies
+
+    return turns
 
 
 @pytest.fixture

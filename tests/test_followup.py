@@ -1,20 +1,22 @@
 """A message leans on the last answer only in the form of a follow-up; inside a conversation the
 bot is as careful as on a first message."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from bot import Bot
+from bot import Bot, Reply
 from bot.evaluate import evaluate, evaluate_after_each, read_labelled
-from bot.model import Action, Session
+from bot.model import Action
+
+Play = Callable[..., list[Reply]]
 
 REAL_SET = Path(__file__).resolve().parents[2] / "shared" / "eval" / "real-buyers-dev.jsonl"
 
 
-def after(bot: Bot, first: str, text: str) -> tuple[str | None, str, bool]:
-    _, session = bot.respond(Session(key="f"), first, now=1_767_578_400)
-    reply, _ = bot.respond(session, text, now=1_767_578_420)
+def after(play: Play, first: str, text: str) -> tuple[str | None, str, bool]:
+    reply = play(first, text)[-1]
     return reply.intent, reply.action.value, reply.follow_up is not None
 
 
@@ -29,44 +31,36 @@ def after(bot: Bot, first: str, text: str) -> tuple[str | None, str, bool]:
         ("可以用花呗吗", "多少期", "payment"),
     ],
 )
-def test_a_follow_up_takes_the_last_answers_topic(
-    shipped_bot: Bot, first: str, text: str, intent: str
-) -> None:
+def test_a_follow_up_takes_the_last_answers_topic(play: Play, first: str, text: str, intent: str) -> None:
     """多久 / 运费谁出 / 那新疆呢 right after an answer are answered on that answer's topic."""
-    assert (intent, "answer", True) == after(shipped_bot, first, text)
+    assert (intent, "answer", True) == after(play, first, text)
 
 
 @pytest.mark.parametrize(
     "text", ["哈哈哈", "面料是什么", "今天天气真好", "好评", "你们在哪个城市", "还有个问题"]
 )
 @pytest.mark.parametrize("first", ["快递到哪了", "能退货吗", "什么时候发货"])
-def test_an_unrelated_message_goes_where_a_fresh_one_would(shipped_bot: Bot, first: str, text: str) -> None:
+def test_an_unrelated_message_goes_where_a_fresh_one_would(play: Play, first: str, text: str) -> None:
     """A short message with no follow-up form is decided exactly as in a fresh session."""
-    fresh, _ = shipped_bot.respond(Session(key="fresh"), text, now=1_767_578_400)
-    assert (fresh.intent, fresh.action.value, False) == after(shipped_bot, first, text)
+    (fresh,) = play(text)
+    assert (fresh.intent, fresh.action.value, False) == after(play, first, text)
     assert Action.ANSWER is not fresh.action
 
 
-def test_another_topic_named_in_the_message_wins(shipped_bot: Bot) -> None:
+def test_another_topic_named_in_the_message_wins(play: Play) -> None:
     """那退货呢 after a shipping answer is about returns, whatever came before."""
-    assert ("returns", "answer", False) == after(shipped_bot, "什么时候发货", "那退货呢")
+    assert ("returns", "answer", False) == after(play, "什么时候发货", "那退货呢")
 
 
-def test_follow_up_confidence_is_not_a_constant(shipped_bot: Bot) -> None:
+def test_follow_up_confidence_is_not_a_constant(play: Play) -> None:
     """A follow-up's confidence depends on its form and on how sure the last answer was."""
-    confidences = set()
-    for first, text in [("能退货吗", "运费谁出"), ("发什么快递", "那新疆呢"), ("这款有货吗", "黑色呢")]:
-        _, session = shipped_bot.respond(Session(key="c"), first)
-        reply, _ = shipped_bot.respond(session, text)
-        confidences.add(reply.confidence)
-    assert len(confidences) > 1
+    pairs = [("能退货吗", "运费谁出"), ("发什么快递", "那新疆呢"), ("这款有货吗", "黑色呢")]
+    assert len({play(first, text)[-1].confidence for first, text in pairs}) > 1
 
 
-def test_still_not_helpful_after_an_answer_is_a_miss(shipped_bot: Bot) -> None:
+def test_still_not_helpful_after_an_answer_is_a_miss(play: Play) -> None:
     """还是不行 right after an answer asks what went wrong, and the second time hands off."""
-    _, session = shipped_bot.respond(Session(key="n"), "快递到哪了")
-    first, session = shipped_bot.respond(session, "还是不行")
-    second, _ = shipped_bot.respond(session, "还是不行")
+    _, first, second = play("快递到哪了", "还是不行", "还是不行")
     assert (Action.CLARIFY, Action.HANDOFF) == (first.action, second.action)
     assert first.follow_up is not None and "thresholds.misses_before_handoff" == first.follow_up.setting
 

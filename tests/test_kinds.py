@@ -1,17 +1,13 @@
 """What buyers send that is not text: photos, links, voice and emoji get a fitting reply."""
 
+from collections.abc import Callable
+
 import pytest
 
-from bot import Bot
-from bot.model import Action, HandoffReason, Session
+from bot import Reply
+from bot.model import Action, HandoffReason
 
-
-def turn(bot: Bot, *texts: str) -> list:
-    session, replies = Session(key="k"), []
-    for text in texts:
-        reply, session = bot.respond(session, text, now=1_767_578_400)
-        replies.append(reply)
-    return replies
+Play = Callable[..., list[Reply]]
 
 
 @pytest.mark.parametrize(
@@ -26,39 +22,39 @@ def turn(bot: Bot, *texts: str) -> list:
     ],
 )
 def test_a_message_that_is_not_text_is_never_called_empty(
-    shipped_bot: Bot, text: str, kind: str, words: str
+    play: Play, text: str, kind: str, words: str
 ) -> None:
     """[图片] or 👍 alone gets a reply for what it is, never 「您好像没有输入内容」."""
-    (reply,) = turn(shipped_bot, text)
+    (reply,) = play(text)
     assert (kind, Action.CLARIFY) == (reply.kind, reply.action)
     assert words in reply.text
     assert "没有输入内容" not in reply.text
 
 
-def test_a_photo_after_the_bot_asked_for_one_goes_to_a_person(shipped_bot: Bot) -> None:
+def test_a_photo_after_the_bot_asked_for_one_goes_to_a_person(play: Play) -> None:
     """After a quality answer asks for photos, a photo hands off with the photo as the reason."""
-    answer, photo = turn(shipped_bot, "收到的杯子是碎的", "[图片]")
+    answer, photo = play("收到的杯子是碎的", "[图片]")
     assert ("quality", Action.ANSWER) == (answer.intent, answer.action)
     assert (Action.HANDOFF, HandoffReason.PHOTO) == (photo.action, photo.reason)
     assert "图片" in photo.text
 
 
 @pytest.mark.parametrize("text", ["😡😡😡", "🤬", "💢💢 还不发货"])
-def test_angry_emoji_count_as_anger(shipped_bot: Bot, text: str) -> None:
+def test_angry_emoji_count_as_anger(play: Play, text: str) -> None:
     """Emoji anger is anger: an apology and a person, first in the queue."""
-    (reply,) = turn(shipped_bot, text)
+    (reply,) = play(text)
     assert (Action.HANDOFF, HandoffReason.ANGRY) == (reply.action, reply.reason)
 
 
-def test_a_placeholder_with_text_is_answered_for_the_text(shipped_bot: Bot) -> None:
+def test_a_placeholder_with_text_is_answered_for_the_text(play: Play) -> None:
     """[图片] 什么时候发货 is a shipping question with a photo attached."""
-    (reply,) = turn(shipped_bot, "[图片] 什么时候发货")
+    (reply,) = play("[图片] 什么时候发货")
     assert ("shipping_time", Action.ANSWER, "image") == (reply.intent, reply.action, reply.kind)
 
 
-def test_clarifying_question_offers_numbered_options(shipped_bot: Bot) -> None:
+def test_clarifying_question_offers_numbered_options(play: Play) -> None:
     """Between the thresholds the bot offers its options, and 1 picks the first of them."""
-    asked, picked = turn(shipped_bot, "坏了能退吗", "1")
+    asked, picked = play("坏了能退吗", "1")
     assert Action.CLARIFY is asked.action
     assert 2 <= len(asked.options) <= 3
     assert [o.intent for o in asked.options][:2] == [c.intent_id for c in asked.candidates][:2]

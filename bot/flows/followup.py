@@ -13,7 +13,6 @@ from bot.decide import rank, strongest
 from bot.flows.draft import TurnDraft
 from bot.followup import confidence
 from bot.model import Action, Candidate, Decision, Evidence, EvidenceKind, FollowUp, HandoffReason
-from bot.render import fill
 from bot.shop import Shop
 
 
@@ -36,7 +35,7 @@ def flow(draft: TurnDraft, shop: Shop) -> TurnDraft:
             decision = Decision(action=Action.CLARIFY, intent_id=previous, confidence=0.0,
                                 prompt="not_helpful", follow_up=follow)  # fmt: skip
         return _with(draft, decision, follow, 0.0)
-    lean = shop.follow_up.lean(draft.message, previous, draft.matches, _answer_text(shop, previous, draft))
+    lean = shop.follow_up.lean(draft.message, previous, draft.matches, shop.answer_words.get(previous, ""))
     if lean is None:
         return draft  # no follow-up form, or something left that the last topic does not explain
     follow = lean.follow
@@ -60,15 +59,6 @@ def flow(draft: TurnDraft, shop: Shop) -> TurnDraft:
     decision = Decision(action=action, intent_id=previous, confidence=conf, alternatives=alternatives,
                         follow_up=follow)  # fmt: skip
     return _with(draft, decision, follow, conf)
-
-
-def _answer_text(shop: Shop, intent_id: str, draft: TurnDraft) -> str:
-    """Everything the last answer could have said: its variants, filled with the shop's facts."""
-    template = shop.intents.templates.get(intent_id)
-    if template is None:
-        return ""
-    variants = (*template.variants, *(v for rule in template.rules for v in rule.variants))
-    return shop.normalize(" ".join(fill(v, draft.values) for v in variants))
 
 
 def _with(draft: TurnDraft, decision: Decision, follow: FollowUp, conf: float) -> TurnDraft:

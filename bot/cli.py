@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 
 import click
 
-from bot.conversation import Conversations
 from bot.engine import Bot
 from bot.evaluate import DataError, evaluate, read_labelled
 from bot.problems import LoadError, errors
@@ -77,16 +76,6 @@ def _load(config: str) -> Bot:
     return Bot.from_config(path)
 
 
-def _conversations(bot: Bot) -> Conversations:
-    """The same turn service as HTTP, on an in-memory store: a handoff holds the session for a
-    person, and an idle session starts afresh."""
-    from bot.storage.memory import MemoryStore
-
-    return Conversations(
-        lambda: bot, MemoryStore(), idle_seconds=bot.shop.settings.server.session_idle_seconds
-    )
-
-
 config_option = click.option(
     "--config",
     "-c",
@@ -111,7 +100,7 @@ def main() -> None:
 def ask(text: str, show_why: bool, as_json: bool, config: str) -> None:
     """Answer one buyer message."""
     bot = _load(config)
-    reply = _conversations(bot).turn("cli", text).reply
+    reply = bot.reply("cli", text)
     if as_json:
         click.echo(reply_json(reply))
         return
@@ -129,7 +118,7 @@ def chat(show_why: bool, config: str) -> None:
     bot = _load(config)
     shop = bot.shop.settings.shop.get("name", "店小二")
     click.echo(f"【{shop}】店小二在线，输入消息开始对话；输入 退出 或按 Ctrl-D 结束。")
-    session, conversations = "chat", _conversations(bot)
+    session = "chat"
     while True:
         try:
             text = input("买家> ")
@@ -138,7 +127,7 @@ def chat(show_why: bool, config: str) -> None:
             return
         if text.strip() in ("退出", "exit", "quit"):
             return
-        reply = conversations.turn(session, text).reply
+        reply = bot.reply(session, text)
         click.echo(f"小二> {reply.text}")
         if show_why:
             click.echo(explain(reply, bot.title))

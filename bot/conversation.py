@@ -1,6 +1,7 @@
 """One buyer turn through a persistent store: read the session, reply, write everything, return.
 
-This is what the HTTP face calls. The turn, the session after it and a new handoff ticket are
+Every face takes its turns here: HTTP, `Bot.reply`, `bot ask` / `bot chat` and the regression
+dialogues (the last three on an in-memory store). The turn, the session after it and a new handoff ticket are
 written in one transaction before the reply is returned; while a person holds the session (an open
 ticket), the bot only says so and records the buyer's messages for the agent.
 """
@@ -17,12 +18,12 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from bot import hours
-from bot.engine import Bot
 from bot.model import Action, HandoffReason, Priority, Reply, Session, Ticket, TurnRecord
 from bot.render import fill
+from bot.shop import Shop
 from bot.storage import Store, TurnConflict
 
 _RETRIES = 5
@@ -38,12 +39,22 @@ class TurnResult:
     ticket: Ticket | None
 
 
+class Responder(Protocol):
+    """What a conversation needs of the bot (`bot.engine.Bot`): its shop and one pure turn."""
+
+    shop: Shop
+
+    def respond(
+        self, session: Session, text: str, context: Mapping[str, str] | None = None, now: float | None = None
+    ) -> tuple[Reply, Session]: ...
+
+
 class Conversations:
     """Turns of many buyers' conversations, each one durable before it is answered."""
 
     def __init__(
         self,
-        bot: Callable[[], Bot],
+        bot: Callable[[], Responder],
         store: Store,
         idle_seconds: float,
         clock: Callable[[], float] = time.time,

@@ -10,6 +10,7 @@ from types import MappingProxyType
 from typing import Any
 
 from bot import extract, flows, hours
+from bot.conversation import Conversations
 from bot.flows.draft import TurnDraft
 from bot.model import (
     Action,
@@ -25,8 +26,9 @@ from bot.model import (
 )
 from bot.problems import LoadError
 from bot.render import compose, fill
-from bot.session import MemoryStore, SessionStore
 from bot.shop import Shop, load_shop
+from bot.storage import Store
+from bot.storage.memory import MemoryStore
 
 # Messages longer than this are cut before matching: no question needs more, and cost stays bounded.
 MAX_MATCH_CHARS = 1000
@@ -37,17 +39,23 @@ DURABLE_SLOTS = frozenset({"height_cm", "weight_kg", "size", "order_number"})
 class Bot:
     """A shop's auto-responder. Build it with `Bot.from_config`; call `reply` per buyer message."""
 
-    def __init__(self, shop: Shop, sessions: SessionStore | None = None) -> None:
+    def __init__(self, shop: Shop, store: Store | None = None) -> None:
         self.shop = shop
-        self.sessions: SessionStore = sessions if sessions is not None else MemoryStore()
+        # The one turn service every face uses: a handoff holds the session for a person, and an
+        # idle session starts afresh. In memory unless a store is given (`bot.storage.SQLiteStore`).
+        self.conversations = Conversations(
+            lambda: self,
+            store if store is not None else MemoryStore(),
+            shop.settings.server.session_idle_seconds,
+        )
 
     @classmethod
-    def from_config(cls, path: str | Path = "config.yaml", sessions: SessionStore | None = None) -> Bot:
+    def from_config(cls, path: str | Path = "config.yaml", store: Store | None = None) -> Bot:
         """Load the shop described by config.yaml; raise `LoadError` listing every problem."""
         shop, problems = load_shop(Path(path))
         if shop is None:
             raise LoadError(problems)
-        return cls(shop, sessions)
+        return cls(shop, store)
 
     def understand(self, text: str) -> tuple[Message, list[Any], Any]:
         """Normalise, segment and match one message (no session, no reply)."""
@@ -63,10 +71,9 @@ class Bot:
         return message, matches, anger
 
     def reply(self, session_id: str, text: str, context: Mapping[str, str] | None = None) -> Reply:
-        """Answer one buyer message in the session `session_id` (kept in `self.sessions`)."""
-        reply, session = self.respond(self.sessions.get(session_id), text, context)
-        self.sessions.put(session)
-        return reply
+        """Answer one buyer message in the session `session_id`, through the same turn service as HTTP
+        (the transcript and any handoff ticket are in `self.conversations.store`)."""
+        return self.conversations.turn(session_id, text, context=context).reply
 
     def respond(
         self, session: Session, text: str, context: Mapping[str, str] | None = None, now: float | None = None

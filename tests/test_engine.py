@@ -1,6 +1,7 @@
 """Through the Python face: Bot.from_config(...).reply(session, text) -> Reply."""
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -120,3 +121,16 @@ def test_clarifying_question_is_answered_by_name(repo) -> None:
     first = question.candidates[0].intent_id
     answer = bot.reply("choose-name", bot.title(first))
     assert (Action.ANSWER, first) == (answer.action, answer.intent)
+
+
+def test_the_library_call_takes_the_same_turn_path_as_http() -> None:
+    """Bot.reply writes the transcript and a ticket, and a handed-off buyer stays with a person."""
+    from bot.storage.memory import MemoryStore
+
+    store = MemoryStore()
+    bot = Bot.from_config(Path(__file__).resolve().parent.parent / "config.yaml", store)
+    handed = bot.reply("lib", "转人工")
+    held = bot.reply("lib", "什么时候发货")
+    assert (Action.HANDOFF, Action.HUMAN) == (handed.action, held.action)
+    assert ["转人工", "什么时候发货"] == [t.message for t in store.transcript("lib")]
+    assert 1 == len(store.tickets())

@@ -6,9 +6,10 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -60,7 +61,7 @@ class Shop:
     values: Mapping[str, str]
     follow_up: FollowUpReader
     placeholders: Placeholders
-    answer_words: Mapping[str, str]  # intent → everything its answers say, normalised (for follow-ups)
+    answer_words: Callable[[str], str]  # intent → everything its answers say, normalised (follow-ups)
 
 
 def load_shop(config_path: Path) -> tuple[Shop | None, list[Problem]]:
@@ -143,16 +144,7 @@ def load_shop(config_path: Path) -> tuple[Shop | None, list[Problem]]:
             handoff_intents=frozenset(i.id for i in intents if i.handoff),
         ),
         values=MappingProxyType(values),
-        answer_words=MappingProxyType(
-            {
-                t.intent_id: normalize(
-                    " ".join(
-                        fill(v, values) for v in (*t.variants, *(v for r in t.rules for v in r.variants))
-                    )
-                )
-                for t in templates
-            }
-        ),
+        answer_words=_answer_words(templates, values, normalize),
         follow_up=FollowUpReader(
             leads=lexicon["follow_up"]["leads"],
             tails=lexicon["follow_up"]["tails"],
@@ -167,6 +159,24 @@ def load_shop(config_path: Path) -> tuple[Shop | None, list[Problem]]:
         placeholders=Placeholders(settings.placeholders),
     )
     return shop, problems
+
+
+def _answer_words(
+    templates: list[Template], values: Mapping[str, str], normalize: Normalizer
+) -> Callable[[str], str]:
+    """Everything an intent's answers say, filled and normalised on first use (not at every load)."""
+    by_intent = {t.intent_id: t for t in templates}
+
+    @functools.cache
+    def words(intent_id: str) -> str:
+        t = by_intent.get(intent_id)
+        if t is None:
+            return ""
+        return normalize(
+            " ".join(fill(v, values) for v in (*t.variants, *(v for r in t.rules for v in r.variants)))
+        )
+
+    return words
 
 
 def _check_replies(settings: Settings, shown: str, defined: set[str]) -> list[Problem]:

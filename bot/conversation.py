@@ -8,7 +8,6 @@ ticket), the bot only says so and records the buyer's messages for the agent.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import threading
@@ -18,12 +17,15 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from bot import hours
 from bot.model import Action, HandoffReason, Priority, Reply, Session, Ticket, TurnRecord
 from bot.render import fill
 from bot.shop import Shop
+
+if TYPE_CHECKING:  # asyncio is imported where an event loop uses it: the CLI starts without it
+    import asyncio
 from bot.storage import Store, TurnConflict
 
 _RETRIES = 5
@@ -114,6 +116,8 @@ class Conversations:
         return planned.done(ids)
 
     def _relay(self) -> _Relay:
+        import asyncio
+
         loop = asyncio.get_running_loop()
         if self._relay_of_loop is None or self._relay_of_loop.loop is not loop:
             self._relay_of_loop = _Relay(loop)
@@ -279,6 +283,8 @@ class _Gate:
     __slots__ = ("lock", "users")
 
     def __init__(self) -> None:
+        import asyncio
+
         self.lock = asyncio.Lock()
         self.users = 0
 

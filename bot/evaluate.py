@@ -151,6 +151,8 @@ def _figures(outcomes: list[Outcome]) -> dict[str, float]:
         "wrong": _ratio(verdicts[Verdict.WRONG], n),
         "deferred": _ratio(verdicts[Verdict.DEFERRED], n),
         "answered": _ratio(sum(o.reply.action is Action.ANSWER for o in outcomes), n),
+        "clarified": _ratio(sum(o.reply.action is Action.CLARIFY for o in outcomes), n),
+        "handed_off": _ratio(sum(o.reply.action in (Action.HANDOFF, Action.HUMAN) for o in outcomes), n),
         "clarified_right": _ratio(sum(_offered_right(o) for o in clarified), len(clarified)),
     }
 

@@ -197,16 +197,14 @@ def threshold_advice(advice: Sequence[Any], target: float) -> str:
     """`bot eval --target-wrong`: the best settings and what each would have done, then the lines for config.yaml."""
     out = [
         f"阈值建议 (thresholds that keep wrong answers ≤ {target:.1%}, single messages and in conversation):",
-        f"  {'answer_at':>9} {'handoff_below':>13}   {'single: resolved/wrong/deferred':<34}"
-        f"{'in conversation: resolved/wrong/deferred':<42}",
+        f"    {'answer_at':>9} {'handoff_below':>13}   {'single: resolved / wrong / clarified / handed off':<52}"
+        "in conversation: the same",
     ]
     for a in advice[:8]:
-        s, c = a.single, a.conversation
         mark = "✓" if a.meets else "✗"
         out.append(
-            f"{mark} {a.answer_at:>9.2f} {a.handoff_below:>13.2f}   "
-            f"{s['resolved']:>7.1%} / {s['wrong']:>5.1%} / {s['deferred']:>6.1%}{'':<14}"
-            f"{c['resolved']:>7.1%} / {c['wrong']:>5.1%} / {c['deferred']:>6.1%}"
+            f"  {mark} {a.answer_at:>9.2f} {a.handoff_below:>13.2f}   {_advice_figures(a.single):<52}"
+            f"{_advice_figures(a.conversation)}"
         )
     best = advice[0] if advice and advice[0].meets else None
     if best is None:
@@ -223,3 +221,7 @@ def threshold_advice(advice: Sequence[Any], target: float) -> str:
         f"  handoff_below: {best.handoff_below}",
     ]
     return "\n".join(out)
+
+
+def _advice_figures(row: Any) -> str:
+    return f"{row['resolved']:.1%} / {row['wrong']:.1%} / {row['clarified']:.1%} / {row['handed_off']:.1%}"

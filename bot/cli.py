@@ -235,13 +235,14 @@ def test_command(
 @main.command()
 @click.argument("directory", default="docs/schema", type=click.Path(file_okay=False, path_type=Path))
 def schema(directory: Path) -> None:
-    """Write the JSON Schemas of the intent, response and config files (for editor completion)."""
-    from bot.schema import ConfigFile, DialogueFile, IntentFile, ResponseFile
+    """Write the JSON Schemas of the intent, response, concept and config files (for editor completion)."""
+    from bot.schema import ConceptFile, ConfigFile, DialogueFile, IntentFile, ResponseFile
 
     directory.mkdir(parents=True, exist_ok=True)
     shapes = (
         ("intent", IntentFile),
         ("response", ResponseFile),
+        ("concepts", ConceptFile),
         ("config", ConfigFile),
         ("dialogue", DialogueFile),
     )
@@ -270,6 +271,13 @@ def schema(directory: Path) -> None:
     help="Run the file after each of a built-in list of first questions.",
 )
 @click.option(
+    "--topics",
+    "topics_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help='Topic labels kept apart from the texts: JSON lines {"sha": 16 hex of SHA-256 of the text, "topic"}.',
+)
+@click.option(
     "--target-wrong",
     "target_wrong",
     type=click.FloatRange(0, 1),
@@ -284,16 +292,27 @@ def eval_command(
     failures: bool,
     after: tuple[str, ...],
     after_each: bool,
+    topics_file: Path | None,
     target_wrong: float | None,
     config: str,
 ) -> None:
-    """Measure the bot on labelled messages: JSON lines {"text", "intent", "alt"?, "after"?}."""
-    from bot.evaluate import advise_thresholds, after_summary, evaluate_after_each
+    """Measure the bot on labelled messages: JSON lines {"text", "intent", "alt"?, "topic"?, "after"?}."""
+    from bot.evaluate import (
+        advise_thresholds,
+        after_summary,
+        evaluate_after_each,
+        half,
+        read_topics,
+        with_topics,
+    )
 
-    if not file.is_file():
-        raise click.ClickException(f"找不到文件 {file} (file not found)")
+    for path in (file, topics_file):
+        if path is not None and not path.is_file():
+            raise click.ClickException(f"找不到文件 {path} (file not found)")
     bot = _load(config)
     items = list(read_labelled(file))
+    if topics_file is not None:
+        items = with_topics(items, read_topics(topics_file))
     if target_wrong is not None:
         from bot.report import threshold_advice
 
@@ -330,12 +349,15 @@ def eval_command(
             (first, o) for first, r in reports.items() for o in r.outcomes
         ]
         for first, o in wrong:
-            if o.verdict == "wrong":
+            topic_missed = o.verdict == "resolved" and o.item.topic and o.item.topic != o.reply.topic
+            if o.verdict == "wrong" or topic_missed:
                 click.echo(
                     json.dumps(
                         {
                             "line": o.item.line,
+                            "half": half(o.item.text),
                             "label": o.item.intent,
+                            **({"label_topic": o.item.topic, "topic": o.reply.topic} if o.item.topic else {}),
                             **({"after": first} if first else {}),
                             **{k: reply_dict(o.reply)[k] for k in ("intent", "confidence", "normalized")},
                         },

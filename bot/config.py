@@ -73,6 +73,7 @@ class Settings:
     misses_before_handoff: int
     intents_dir: Path
     responses_dir: Path
+    concepts_dir: Path
     slang: Mapping[str, str]
     words: tuple[str, ...]
     anger_words: tuple[str, ...]
@@ -129,6 +130,7 @@ def read_settings(path: Path) -> tuple[Settings | None, list[Problem]]:
         misses_before_handoff=t.misses_before_handoff,
         intents_dir=root / parsed.paths.intents,
         responses_dir=root / parsed.paths.responses,
+        concepts_dir=root / parsed.paths.concepts,
         slang=MappingProxyType(dict(parsed.language.slang)),
         words=tuple(parsed.language.words),
         anger_words=tuple(parsed.handoff.anger_words),

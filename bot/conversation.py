@@ -188,6 +188,7 @@ class Conversations:
                     priority=priority(reply),
                     created_at=now,
                     order_number=after.slots.get("order_number"),
+                    questions=tuple(p.text for p in reply.parts if p.intent != reply.intent),
                 )
         record = TurnRecord(
             session_id=session_id,
@@ -197,6 +198,7 @@ class Conversations:
             reply=reply.text,
             action=reply.action,
             intent=reply.intent,
+            topic=reply.topic,
             confidence=reply.confidence,
             reason=reply.reason,
             buyer_id=buyer_id,

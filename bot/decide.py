@@ -63,9 +63,10 @@ def decide(matches: Sequence[Match], angry: bool, misses: int, policy: Policy) -
     unclear messages right before it."""
     ranked = rank(matches)
     conf = confidence(ranked)
-    top = tuple(Candidate(intent_id=m.intent_id, score=m.score) for m in ranked[:3])
+    top = tuple(Candidate(intent_id=m.intent_id, score=m.score, topic=m.topic) for m in ranked[:3])
     # Below handoff_below nothing was recognised: the guesses stay in `alternatives` only.
     best = ranked[0].intent_id if ranked and conf >= policy.handoff_below else None
+    topic = ranked[0].topic if best is not None else None
     if angry:
         return Decision(action=Action.HANDOFF, intent_id=best, confidence=conf, alternatives=top,
                         reason=HandoffReason.ANGRY)  # fmt: skip
@@ -75,11 +76,11 @@ def decide(matches: Sequence[Match], angry: bool, misses: int, policy: Policy) -
             action=Action.HANDOFF, intent_id=best, confidence=conf, alternatives=top, reason=reason
         )
     if conf >= policy.answer_at:
-        return Decision(action=Action.ANSWER, intent_id=best, confidence=conf, alternatives=top)
+        return Decision(action=Action.ANSWER, intent_id=best, confidence=conf, alternatives=top, topic=topic)
     if misses + 1 >= policy.misses_before_handoff:
         return Decision(action=Action.HANDOFF, intent_id=best, confidence=conf, alternatives=top,
                         reason=HandoffReason.REPEATED_MISSES)  # fmt: skip
     if conf >= policy.handoff_below:
-        return Decision(action=Action.CLARIFY, intent_id=best, confidence=conf, alternatives=top)
+        return Decision(action=Action.CLARIFY, intent_id=best, confidence=conf, alternatives=top, topic=topic)
     return Decision(action=Action.HANDOFF, intent_id=best, confidence=conf, alternatives=top,
                     reason=HandoffReason.LOW_CONFIDENCE)  # fmt: skip

@@ -23,6 +23,8 @@ from bot.model import (
     Option,
     Reply,
     Session,
+    intent_of,
+    topic_of,
 )
 from bot.problems import LoadError
 from bot.render import compose, fill
@@ -59,16 +61,8 @@ class Bot:
 
     def understand(self, text: str) -> tuple[Message, list[Any], Any]:
         """Normalise, segment and match one message (no session, no reply)."""
-        shop = self.shop
-        raw = text[:MAX_MATCH_CHARS]
-        normalized = shop.normalize(raw)
-        tokens = shop.segment(normalized)
-        message = Message(raw=raw, text=normalized, tokens=tokens)
-        content = shop.segment.content(tokens)
-        hits = shop.index.search(t.text for t in content)
-        matches = shop.matcher.score(normalized, content, [(h.doc, h.share) for h in hits])
-        anger = shop.anger(raw, normalized)
-        return message, matches, anger
+        message, matches = self.shop.read(text[:MAX_MATCH_CHARS])
+        return message, matches, self.shop.anger(message.raw, message.text)
 
     def reply(self, session_id: str, text: str, context: Mapping[str, str] | None = None) -> Reply:
         """Answer one buyer message in the session `session_id`, through the same turn service as HTTP
@@ -125,11 +119,21 @@ class Bot:
             if e.weight < 0
         )
         evidence += draft.evidence
+        evidence += tuple(
+            Evidence(kind=EvidenceKind.CONCEPT, detail=f"{word}→{name}", weight=0.0)
+            for word, name in self.shop.normalize.concepts_in(typed)
+        )
         values |= {"order_number": draft.slots.get("order_number", "")}
         reply_text, variant, rule = compose(
             decision, self.shop.intents.templates, settings.replies, values, self.title,
             session_id=session.key, turn=turn, today=hours.local(at, settings.service).date(),
         )  # fmt: skip
+        for also in draft.also:  # a message that asked two things: the second answer after the first
+            text_also, _, _ = compose(
+                also, self.shop.intents.templates, settings.replies, values, self.title,
+                session_id=session.key, turn=turn, today=hours.local(at, settings.service).date(),
+            )  # fmt: skip
+            reply_text += "\n" + text_also
         if draft.reply_text is not None:
             reply_text, variant = draft.reply_text, None
         reply_text = "\n".join((reply_text, *draft.extra))
@@ -156,7 +160,10 @@ class Bot:
             updated_at=at,
         )
         offered = after.state.asked in (Asked.CHOICE, Asked.CONFIRM)
-        options = tuple(Option(intent=i, title=self.title(i)) for i in after.state.options) if offered else ()
+        options = tuple(
+            Option(intent=intent_of(o), topic=topic_of(o), title=self.title(intent_of(o), topic_of(o)))
+            for o in (after.state.options if offered else ())
+        )
         reply = Reply(
             text=reply_text,
             variant=variant,
@@ -175,11 +182,13 @@ class Bot:
             options=options,
             follow_up=decision.follow_up,
             kind=draft.kind,
+            topic=decision.topic if decision.intent_id is not None else None,
+            parts=draft.parts,
         )
         return reply, after
 
-    def title(self, intent_id: str) -> str:
-        return self.shop.intents.intent(intent_id).title
+    def title(self, intent_id: str, topic: str | None = None) -> str:
+        return self.shop.intents.title(intent_id, topic)
 
 
 def _misses(before: int, decision: Decision) -> int:
@@ -195,13 +204,18 @@ def _state_after(before: DialogueState, draft: TurnDraft, decision: Decision) ->
     and how sure that topic is (a follow-up keeps the confidence of the answer it follows)."""
     asked = draft.asked
     offered = asked in (Asked.CHOICE, Asked.CONFIRM)
-    options = tuple(c.intent_id for c in decision.alternatives) if offered else ()
+    options = tuple(c.topic or c.intent_id for c in decision.alternatives) if offered else ()
     if decision.action is Action.ANSWER:
         sure = before.answered_confidence if decision.follow_up is not None else decision.confidence
-        return DialogueState(asked=asked, answered=decision.intent_id, answered_confidence=sure)
+        return DialogueState(
+            asked=asked, answered=decision.intent_id, answered_confidence=sure, answered_topic=decision.topic
+        )
     if decision.prompt == "not_helpful":  # "还是不行" again next turn still refers to that answer
         return DialogueState(
-            asked=asked, answered=before.answered, answered_confidence=before.answered_confidence
+            asked=asked,
+            answered=before.answered,
+            answered_confidence=before.answered_confidence,
+            answered_topic=before.answered_topic,
         )
     return DialogueState(asked=asked, options=options)
 

@@ -3,9 +3,12 @@
 Each message is asked in a fresh session, or (`after`) right after the given turns in the same
 session, as buyers write inside a conversation. Outcomes:
 - resolved: in scope, answered with its label or its `alt` (a `goodbye` answer to `thanks` counts, and
-  a handoff to a person counts for a buyer who asked for one, `human`);
+  a handoff to a person counts for a buyer who asked for one, `human`); a message answered in two
+  parts must have both answers among them;
 - wrong: answered with another intent, or an out-of-scope (`other`) message answered at all;
 - deferred: a clarifying question or a handoff.
+Where a message is labelled with a topic (`returns.shipping_fee`), a resolved answer is also checked
+for the topic: `topic_right` is the share of those answers that answered the sub-question asked.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ class Labelled:
     alt: str | None
     line: int
     after: tuple[str, ...] = ()  # the buyer's earlier messages in the same session
+    topic: str | None = None  # the sub-question asked, `returns.shipping_fee`
 
 
 class Verdict(enum.StrEnum):
@@ -80,7 +84,21 @@ class EvalReport:
             "confusions": self.confusions(),
             "reliability": self.reliability(),
             "halves": {name: _figures(group) for name, group in self.halves().items()},
+            "per_topic": self.per_topic(),
         }
+
+    def per_topic(self) -> dict[str, dict[str, float | int]]:
+        """For each labelled topic: how many, how many resolved, and how many of those got its answer."""
+        table: dict[str, dict[str, float | int]] = {}
+        for topic in sorted({o.item.topic for o in self.outcomes if o.item.topic}):
+            group = [o for o in self.outcomes if o.item.topic == topic]
+            resolved = [o for o in group if o.verdict is Verdict.RESOLVED]
+            table[topic] = {
+                "n": len(group),
+                "resolved": _ratio(len(resolved), len(group)),
+                "topic_right": _ratio(sum(_topic_right(o) for o in resolved), len(resolved)),
+            }
+        return table
 
     def halves(self) -> dict[str, list[Outcome]]:
         """The outcomes split in two by a hash of the text: a gap between the halves means the shop
@@ -144,6 +162,7 @@ def _figures(outcomes: list[Outcome]) -> dict[str, float]:
     in_scope = [o for o in outcomes if o.item.intent != OUT_OF_SCOPE]
     verdicts = Counter(o.verdict for o in outcomes)
     clarified = [o for o in in_scope if o.reply.action is Action.CLARIFY and o.reply.options]
+    topical = [o for o in in_scope if o.item.topic and o.verdict is Verdict.RESOLVED]
     return {
         "n": n,
         "in_scope": len(in_scope),
@@ -154,7 +173,14 @@ def _figures(outcomes: list[Outcome]) -> dict[str, float]:
         "clarified": _ratio(sum(o.reply.action is Action.CLARIFY for o in outcomes), n),
         "handed_off": _ratio(sum(o.reply.action in (Action.HANDOFF, Action.HUMAN) for o in outcomes), n),
         "clarified_right": _ratio(sum(_offered_right(o) for o in clarified), len(clarified)),
+        "topic_right": _ratio(sum(_topic_right(o) for o in topical), len(topical)),
+        "topic_labelled": len(topical),
     }
+
+
+def _topic_right(o: Outcome) -> bool:
+    """A resolved answer that answered the labelled topic (in any of its parts)."""
+    return o.item.topic in {o.reply.topic, *(p.topic for p in o.reply.parts if p.action is Action.ANSWER)}
 
 
 def _offered_right(o: Outcome) -> bool:
@@ -186,7 +212,8 @@ def verdict(item: Labelled, reply: Reply) -> Verdict:
         accepted = {item.intent, *([item.alt] if item.alt else [])}
         for label in list(accepted):
             accepted |= {k for k, v in EQUIVALENT.items() if label in v}
-        return Verdict.RESOLVED if reply.intent in accepted else Verdict.WRONG
+        answered = {reply.intent, *(p.intent for p in reply.parts if p.action is Action.ANSWER)}
+        return Verdict.RESOLVED if answered <= accepted else Verdict.WRONG
     if reply.action is Action.HANDOFF and reply.intent == "human" and "human" in (item.intent, item.alt):
         return Verdict.RESOLVED
     return Verdict.DEFERRED
@@ -194,6 +221,40 @@ def verdict(item: Labelled, reply: Reply) -> Verdict:
 
 class DataError(Exception):
     """A line of a labelled file that cannot be read; the message says which and why."""
+
+
+def text_key(text: str) -> str:
+    """How a topic label file names a message without holding its text: 16 hex digits of its SHA-256."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def read_topics(path: Path) -> dict[str, str]:
+    """A topic label file: JSON lines {"sha": text_key(text), "topic": "intent.topic" or null}."""
+    topics = {}
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                key, topic = row["sha"], row["topic"]
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise DataError(
+                    f'{path}:{number}: 这一行不是 {{"sha": …, "topic": …}} 形式的 JSON '
+                    f"(line is not a JSON object with sha and topic: {exc})"
+                ) from exc
+            if isinstance(key, str) and isinstance(topic, str):
+                topics[key] = topic
+    return topics
+
+
+def with_topics(items: Iterable[Labelled], topics: Mapping[str, str]) -> list[Labelled]:
+    """The items, each with the topic the label file gives its text (a topic of its own stays)."""
+    return [
+        item if item.topic or text_key(item.text) not in topics
+        else dataclasses.replace(item, topic=topics[text_key(item.text)])
+        for item in items
+    ]  # fmt: skip
 
 
 def read_labelled(path: Path) -> Iterator[Labelled]:
@@ -213,7 +274,7 @@ def read_labelled(path: Path) -> Iterator[Labelled]:
                 raise DataError(
                     f"{path}:{number}: text 和 intent 必须是文字 (text and intent must be strings)"
                 )
-            alt, after = row.get("alt"), row.get("after", [])
+            alt, after, topic = row.get("alt"), row.get("after", []), row.get("topic")
             if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
                 raise DataError(f"{path}:{number}: after 必须是文字的列表 (after must be a list of strings)")
             yield Labelled(
@@ -222,6 +283,7 @@ def read_labelled(path: Path) -> Iterator[Labelled]:
                 alt=alt if isinstance(alt, str) else None,
                 line=number,
                 after=tuple(after),
+                topic=topic if isinstance(topic, str) else None,
             )
 
 

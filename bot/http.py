@@ -40,6 +40,7 @@ from bot.http_bodies import (
     Context,
     HandoffOut,
     OptionOut,
+    PartOut,
     TicketOut,
     TurnOut,
 )
@@ -236,9 +237,22 @@ def create_app(
             reply=reply.text,
             action=reply.action.value,
             intent=reply.intent,
+            topic=reply.topic,
             confidence=reply.confidence,
-            candidates=[CandidateOut(intent=c.intent_id, score=c.score) for c in reply.candidates],
-            options=[OptionOut(intent=o.intent, title=o.title) for o in reply.options],
+            candidates=[
+                CandidateOut(intent=c.intent_id, score=c.score, topic=c.topic) for c in reply.candidates
+            ],
+            parts=[
+                PartOut(
+                    text=p.text,
+                    intent=p.intent,
+                    topic=p.topic,
+                    confidence=p.confidence,
+                    action=p.action.value,
+                )
+                for p in reply.parts
+            ],
+            options=[OptionOut(intent=o.intent, topic=o.topic, title=o.title) for o in reply.options],
             follow_up=reply.follow_up is not None,
             kind=reply.kind,
             handoff=HandoffOut(
@@ -376,6 +390,7 @@ def _turn(t: TurnRecord) -> TurnOut:
         reply=t.reply,
         action=t.action.value,
         intent=t.intent,
+        topic=t.topic,
         confidence=t.confidence,
         reason=t.reason.value if t.reason else None,
     )
@@ -394,6 +409,7 @@ def _ticket(t: Ticket, transcript: list[TurnRecord]) -> TicketOut:
         closed_at=t.closed_at,
         note=t.note,
         left_messages=list(t.left_messages),
+        questions=list(t.questions),
         order_number=t.order_number,
         transcript=[_turn(x) for x in transcript],
     )

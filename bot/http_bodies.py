@@ -55,6 +55,15 @@ class ChatRequest(_Body):
 class CandidateOut(BaseModel):
     intent: str
     score: float
+    topic: str | None = None
+
+
+class PartOut(BaseModel):
+    text: str = Field(description="the part of the message (lower case, simplified Chinese)")
+    intent: str | None
+    topic: str | None
+    confidence: float
+    action: str
 
 
 class OptionOut(BaseModel):
@@ -75,8 +84,15 @@ class ChatResponse(BaseModel):
     reply: str
     action: str = Field(description="answer | clarify | handoff | human (a person holds the session)")
     intent: str | None
+    topic: str | None = Field(
+        default=None, description="the topic answered, intent.topic (returns.shipping_fee)"
+    )
     confidence: float
     candidates: list[CandidateOut]
+    parts: list[PartOut] = Field(
+        default_factory=list,
+        description="a message that asked several things: each part as read (answered ones are in `reply`, in order)",
+    )
     options: list[OptionOut] = Field(
         default_factory=list,
         description="a clarifying question's choices, most likely first: the buyer answers 1, 2, 3 or taps one",
@@ -93,6 +109,7 @@ class TurnOut(BaseModel):
     reply: str
     action: str
     intent: str | None
+    topic: str | None = None
     confidence: float
     reason: str | None
 
@@ -109,6 +126,9 @@ class TicketOut(BaseModel):
     closed_at: float | None
     note: str | None
     left_messages: list[str]
+    questions: list[str] = Field(
+        default_factory=list, description="what else the buyer asked in the message that was handed off"
+    )
     order_number: str | None
     transcript: list[TurnOut]
 

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from bot import yamlfile
-from bot.model import Example, Intent, Keyword, Origin, Pattern
+from bot.model import Example, Intent, Keyword, Origin, Pattern, Topic
 from bot.problems import Problem, errors, problem
 from bot.schema import INTENT_IDS, IntentFile, validate
 
@@ -73,13 +73,16 @@ def load_intent(path: Path, shown: str) -> tuple[Intent | None, list[Problem]]:
             problems.append(problem("bad-regex", where, regex=shape.regex, detail=str(exc)))
             continue
         patterns.append(Pattern(regex=shape.regex, weight=shape.weight, origin=where))
+    topics, examples, keywords, found = _topics(parsed, document, shown)
+    problems += found
     intent = Intent(
         id=parsed.id,
         title=parsed.title,
         examples=tuple(
             Example(text=text, origin=yamlfile.origin_of(examples_at, i))
             for i, text in enumerate(parsed.examples)
-        ),
+        )
+        + examples,
         counter_examples=tuple(
             Example(text=text, origin=yamlfile.origin_of(counters_at, i))
             for i, text in enumerate(parsed.counter_examples)
@@ -87,7 +90,8 @@ def load_intent(path: Path, shown: str) -> tuple[Intent | None, list[Problem]]:
         keywords=tuple(
             Keyword(text=word, weight=weight, origin=yamlfile.origin_of(keywords_at, word))
             for word, weight in parsed.keywords.items()
-        ),
+        )
+        + keywords,
         negatives=tuple(
             Keyword(text=word, weight=1.0, origin=yamlfile.origin_of(negatives_at, i))
             for i, word in enumerate(parsed.negatives)
@@ -96,5 +100,41 @@ def load_intent(path: Path, shown: str) -> tuple[Intent | None, list[Problem]]:
         handoff=parsed.handoff,
         secondary=parsed.secondary,
         origin=Origin(file=shown, line=1, column=1),
+        topics=topics,
     )
     return intent, problems
+
+
+def _topics(
+    parsed: IntentFile, document: yamlfile.YMap, shown: str
+) -> tuple[tuple[Topic, ...], tuple[Example, ...], tuple[Keyword, ...], list[Problem]]:
+    """An intent's topics, and their examples and keywords (each naming its topic)."""
+    topics: list[Topic] = []
+    examples: list[Example] = []
+    keywords: list[Keyword] = []
+    problems: list[Problem] = []
+    seen: dict[str, Origin] = {}
+    topics_at = document.get("topics")
+    for i, shape in enumerate(parsed.topics):
+        node = topics_at[i] if isinstance(topics_at, yamlfile.YList) else None
+        where = yamlfile.origin_of(node, "id", Origin(file=shown))
+        if not _ID.fullmatch(shape.id):
+            problems.append(problem("bad-topic-id", where, intent=parsed.id, topic=shape.id))
+            continue
+        full = f"{parsed.id}.{shape.id}"
+        if full in seen:
+            problems.append(problem("duplicate-topic", where, topic=full, other=seen[full]))
+            continue
+        seen[full] = where
+        topics.append(Topic(id=full, title=shape.title, origin=where))
+        examples_at = node.get("examples") if isinstance(node, yamlfile.YMap) else None
+        keywords_at = node.get("keywords") if isinstance(node, yamlfile.YMap) else None
+        examples += [
+            Example(text=text, origin=yamlfile.origin_of(examples_at, j, where), topic=full)
+            for j, text in enumerate(shape.examples)
+        ]
+        keywords += [
+            Keyword(text=word, weight=weight, origin=yamlfile.origin_of(keywords_at, word, where), topic=full)
+            for word, weight in shape.keywords.items()
+        ]
+    return tuple(topics), tuple(examples), tuple(keywords), problems

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.engine import Bot
 from bot.problems import Problem, errors
-from bot.rules import duplicates, routing
+from bot.rules import concepts, duplicates, routing
 from bot.shop import load_shop
 
 RULES = (duplicates.check, routing.check)
@@ -20,6 +20,9 @@ def lint(config_path: Path) -> list[Problem]:
         bot = Bot(shop)
         for rule in RULES:
             problems += rule(bot)
+        if shop.concepts:
+            plain, _ = load_shop(config_path, use_concepts=False)
+            problems += concepts.check(bot, Bot(plain) if plain is not None else None)
     return sorted(problems, key=lambda p: (p.origin.file, p.origin.line, p.origin.column, p.code))
 
 

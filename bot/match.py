@@ -24,6 +24,7 @@ class Phrase:
     text: str
     weight: float
     origin: Origin
+    topic: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,6 +36,7 @@ class ExampleEntry:
     normalized: str
     tokens: tuple[str, ...]
     origin: Origin
+    topic: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,18 +97,24 @@ class Matcher:
                         (None, weight, hit.start(), hit.end(), f"pattern {regex.pattern}", origin)
                     )
 
-        nearest: dict[str, tuple[float, ExampleEntry]] = {}
+        # The nearest example of each intent's topic (None: its general examples).
+        near_topic: dict[tuple[str, str | None], tuple[float, ExampleEntry]] = {}
         for doc, share in candidates:
             entry = self.examples[doc]
             # Edit similarity, counted only as far as the example's meaningful (rare) words are
             # in the message too: "老人能用吗" shares 能用吗 with "白条能用吗" but not 白条.
             weight = 0.6 + 0.4 * share
-            best = nearest.get(entry.intent_id, (0.0, entry))[0]
+            key = (entry.intent_id, entry.topic)
+            best = near_topic.get(key, (0.0, entry))[0]
             if best >= weight:
-                continue  # even a perfect match would not beat the intent's best so far
+                continue  # even a perfect match would not beat the topic's best so far
             sim = similarity(text, entry.normalized, at_least=best / weight) * weight
             if sim > best:
-                nearest[entry.intent_id] = (sim, entry)
+                near_topic[key] = (sim, entry)
+        nearest: dict[str, tuple[float, ExampleEntry]] = {}
+        for (intent_id, _), value in near_topic.items():
+            if value[0] > nearest.get(intent_id, (0.0,))[0]:
+                nearest[intent_id] = value
 
         content_chars = sum(t.end - t.start for t in content)
         matches = []
@@ -122,9 +130,12 @@ class Matcher:
                 if similarity(text, c.text, COUNTER_SIMILARITY) >= COUNTER_SIMILARITY
             ]
             kw_miss = 1.0
+            topic_miss: dict[str | None, float] = {}
             covered = [False] * len(text)
             for source, weight, start, end, kind, origin in found.get(intent_id, []):
                 kw_miss *= 1 - weight
+                if source is not None and source.topic is not None:
+                    topic_miss[source.topic] = topic_miss.get(source.topic, 1.0) * (1 - weight)
                 covered[start:end] = [True] * (end - start)
                 detail = source.text if source is not None else kind
                 evidence.append(
@@ -169,10 +180,31 @@ class Matcher:
                     vetoed=bool(vetoes),
                     secondary=compiled.intent.secondary,
                     evidence=tuple(evidence),
+                    topic=_topic(intent_id, topic_miss, near_topic) if compiled.intent.topics else None,
                 )
             )
         matches.sort(key=lambda m: (-m.score, -m.coverage, self._position[m.intent_id]))
         return matches
+
+
+def _topic(
+    intent_id: str,
+    keyword_miss: dict[str | None, float],
+    nearest: dict[tuple[str, str | None], tuple[float, ExampleEntry]],
+) -> str | None:
+    """The intent's topic with the strongest evidence (its keywords and its nearest example, noisy-or);
+    None, the general answer, when the general examples are nearer or no topic has evidence."""
+    scores = dict.fromkeys(keyword_miss, 0.0)
+    scores.setdefault(None, 0.0)
+    scores.update({topic: 0.0 for i, topic in nearest if i == intent_id})
+    best, best_score = None, 0.0
+    for topic in scores:
+        sim = nearest.get((intent_id, topic), (0.0,))[0]
+        example = max(0.0, (sim - 0.5) / 0.5)
+        score = 1 - keyword_miss.get(topic, 1.0) * (1 - example) if topic is not None else example
+        if score > best_score or (score == best_score and score > 0 and best is None):
+            best, best_score = topic, score
+    return best
 
 
 def similarity(text: str, example: str, at_least: float = 0.0) -> float:

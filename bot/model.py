@@ -43,6 +43,8 @@ class EvidenceKind(enum.StrEnum):
     ANSWER_RULE = "answer_rule"
     CHOICE = "choice"  # the buyer picked an option of the last clarifying question
     SLOT = "slot"  # the buyer gave what the bot asked for
+    CONCEPT = "concept"  # a word read as its concept (同义词): 邮费 → 运费
+    SOUND = "sound"  # a word typed by sound read as the shop's word (同音字): 发火 → 发货
 
 
 class Asked(enum.StrEnum):
@@ -85,19 +87,22 @@ class Origin:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Example:
-    """One buyer phrasing (问法) of an intent, as written."""
+    """One buyer phrasing (问法) of an intent, as written; `topic` is the full id of the topic it asks
+    about (`returns.shipping_fee`), None for the intent's general phrasings."""
 
     text: str
     origin: Origin
+    topic: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Keyword:
-    """A word or phrase that is evidence for an intent, with a weight in (0, 1]."""
+    """A word or phrase that is evidence for an intent (and for `topic`, if set), with a weight in (0, 1]."""
 
     text: str
     weight: float
     origin: Origin
+    topic: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,9 +114,29 @@ class Pattern:
     origin: Origin
 
 
+def intent_of(target: str) -> str:
+    """The intent of an intent id or a full topic id (`returns.shipping_fee` → `returns`)."""
+    return target.split(".", 1)[0]
+
+
+def topic_of(target: str) -> str | None:
+    """The topic of a full topic id, None for a plain intent id."""
+    return target if "." in target else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Topic:
+    """A sub-question of an intent (知识点) with answers of its own; `id` is `intent.topic`."""
+
+    id: str
+    title: str
+    origin: Origin
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Intent:
-    """One thing a buyer can ask, with everything that recognises it."""
+    """One thing a buyer can ask, with everything that recognises it. `examples` and `keywords`
+    hold the general ones and those of every topic (each says which)."""
 
     id: str
     title: str
@@ -123,6 +148,7 @@ class Intent:
     handoff: bool
     secondary: bool
     origin: Origin
+    topics: tuple[Topic, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -148,13 +174,18 @@ class AnswerRule:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Template:
-    """The answer variants (话术) of one intent, its conditional answers and the variables they use."""
+    """The answer variants (话术) of one intent, its conditional answers and the variables they use;
+    `topics` holds a template per topic id, used instead of the intent's when that topic is asked."""
 
     intent_id: str
     variants: tuple[str, ...]
     variables: frozenset[str]
     origin: Origin
     rules: tuple[AnswerRule, ...] = ()
+    topics: Mapping[str, Template] = field(default_factory=lambda: MappingProxyType({}))
+
+    def for_topic(self, topic: str | None) -> Template:
+        return self.topics.get(topic, self) if topic is not None else self
 
     def answers_for(
         self, values: Mapping[str, str], today: date
@@ -179,6 +210,14 @@ class IntentSet:
             if intent.id == intent_id:
                 return intent
         raise KeyError(intent_id)
+
+    def title(self, intent_id: str, topic: str | None = None) -> str:
+        """What a buyer reads for an intent, or for one of its topics."""
+        intent = self.intent(intent_id)
+        for t in intent.topics:
+            if t.id == topic:
+                return t.title
+        return intent.title
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -223,12 +262,14 @@ class Match:
     vetoed: bool = False
     secondary: bool = False
     evidence: tuple[Evidence, ...] = ()
+    topic: str | None = None  # the intent's topic with the strongest evidence, None: the general one
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Candidate:
     intent_id: str
     score: float
+    topic: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -237,6 +278,7 @@ class Option:
 
     intent: str
     title: str
+    topic: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -260,6 +302,7 @@ class Decision:
     reason: HandoffReason | None = None
     prompt: str | None = None  # a fixed reply to use (config replies), e.g. "not_helpful"
     follow_up: FollowUp | None = None  # read against the previous answer
+    topic: str | None = None  # the topic of `intent_id` answered (None: the intent's general answer)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -285,6 +328,19 @@ class Reply:
     options: tuple[Option, ...] = ()  # a clarifying question's choices, for buttons
     follow_up: FollowUp | None = None  # set when the message was read against the last answer
     kind: str = "text"  # "text", or what a chat platform inserted: "image", "video", "link", "emoji"…
+    topic: str | None = None  # the topic of `intent` answered, `returns.shipping_fee`
+    parts: tuple[Part, ...] = ()  # a message that asked two things: what each part was read as
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Part:
+    """One question of a message that asked several, as it was read."""
+
+    text: str
+    intent: str | None
+    topic: str | None
+    confidence: float
+    action: Action
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -292,9 +348,11 @@ class DialogueState:
     """Where the conversation stands after a turn: what the bot asked, what it offered, what it answered."""
 
     asked: Asked | None = None  # what the last reply asked the buyer for
-    options: tuple[str, ...] = ()  # intents offered by the last clarifying question, in order
+    # intents (or `intent.topic` ids) offered by the last clarifying question, in order
+    options: tuple[str, ...] = ()
     answered: str | None = None  # the intent the last reply answered (None: it did not answer)
     answered_confidence: float = 0.0  # how sure that answer was, before any follow-up
+    answered_topic: str | None = None  # the topic of that answer
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -302,6 +360,7 @@ class DialogueState:
             "options": list(self.options),
             "answered": self.answered,
             "answered_confidence": self.answered_confidence,
+            "answered_topic": self.answered_topic,
         }
 
     @classmethod
@@ -313,6 +372,7 @@ class DialogueState:
             options=tuple(o for o in options if isinstance(o, str)) if isinstance(options, list) else (),
             answered=answered if isinstance(answered, str) else None,
             answered_confidence=float(confidence) if isinstance(confidence, int | float) else 0.0,
+            answered_topic=topic if isinstance(topic := data.get("answered_topic"), str) else None,
         )
 
 
@@ -352,6 +412,7 @@ class TurnRecord:
     buyer_id: str | None = None
     shop_id: str | None = None
     id: int | None = None
+    topic: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -370,4 +431,5 @@ class Ticket:
     closed_at: float | None = None
     note: str | None = None
     left_messages: tuple[str, ...] = ()  # what the buyer wrote while waiting for a person
+    questions: tuple[str, ...] = ()  # what else the buyer asked in the message that was handed off
     order_number: str | None = None  # captured from the conversation, for the agent to look up

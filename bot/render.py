@@ -90,7 +90,7 @@ def compose(
     templates: Mapping[str, Template],
     replies: Mapping[str, str],
     values: Mapping[str, str],
-    title: Callable[[str], str],
+    title: Callable[[str, str | None], str],
     *,
     session_id: str,
     turn: int,
@@ -104,13 +104,13 @@ def compose(
     )
     template = templates.get(decision.intent_id or "")
     if own_answer and template is not None:
-        variants, rule = template.answers_for(values, today)
+        variants, rule = template.for_topic(decision.topic).answers_for(values, today)
         variant = choose(usable(variants, values), session_id, turn)
         return fill(variant, values), variant, rule
     if decision.prompt is not None:
         return fill(replies[decision.prompt], values), None, None
     if decision.action is Action.CLARIFY and decision.alternatives:
-        titles = [title(c.intent_id) for c in decision.alternatives[:3]]
+        titles = [title(c.intent_id, c.topic) for c in decision.alternatives[:3]]
         key = ("confirm", "clarify", "clarify_options")[len(titles) - 1]
         numbered = "\n".join(f"{i}. {t}" for i, t in enumerate(titles, 1))
         names = {**values, "first": titles[0], "second": titles[-1], "options": numbered}

@@ -44,7 +44,7 @@ def reply_json(reply: Reply) -> str:
     return json.dumps(reply_dict(reply), ensure_ascii=False, indent=2)
 
 
-def explain(reply: Reply, title: Callable[[str], str]) -> str:
+def explain(reply: Reply, title: Callable[[str, str | None], str]) -> str:
     """Why the bot replied as it did, for a shop owner: tokens, candidates, evidence with file:line."""
     lines = [
         f"  归一化 (normalised): {reply.normalized}",
@@ -53,6 +53,11 @@ def explain(reply: Reply, title: Callable[[str], str]) -> str:
         + (f"，原因 {reply.reason.value}" if reply.reason else "")
         + f"，把握 (confidence) {reply.confidence:.2f}",
     ]
+    if reply.topic is not None and reply.intent is not None:
+        lines.append(f"  知识点 (topic): {reply.topic}「{title(reply.intent, reply.topic)}」")
+    for part in reply.parts:
+        read = f"{part.topic or part.intent or '-'} {part.confidence:.2f} {ACTION_ZH[part.action.value]}"
+        lines.append(f"  分句 (part): 「{part.text}」→ {read}")
     if reply.follow_up is not None:
         f = reply.follow_up
         lines.append(
@@ -64,13 +69,17 @@ def explain(reply: Reply, title: Callable[[str], str]) -> str:
     if reply.options:
         lines.append(
             "  选项 (options): "
-            + "，".join(f"{i}. {o.title}（{o.intent}）" for i, o in enumerate(reply.options, 1))
+            + "，".join(f"{i}. {o.title}（{o.topic or o.intent}）" for i, o in enumerate(reply.options, 1))
         )
     if reply.slots:
         lines.append("  记住的信息 (slots): " + "，".join(f"{k}={v}" for k, v in sorted(reply.slots.items())))
     if reply.candidates:
         lines.append("  候选意图 (candidates):")
-        lines += [f"    {c.intent_id:<15} {title(c.intent_id):<6} {c.score:.2f}" for c in reply.candidates]
+        lines += [
+            f"    {c.intent_id:<15} {title(c.intent_id, None):<6} {c.score:.2f}"
+            + (f"  知识点 {c.topic}「{title(c.intent_id, c.topic)}」" if c.topic else "")
+            for c in reply.candidates
+        ]
     else:
         lines.append("  候选意图 (candidates): 无 —— 没有意图有足够的证据 (no intent has evidence)")
     if reply.evidence:
@@ -85,10 +94,13 @@ def explain(reply: Reply, title: Callable[[str], str]) -> str:
             "follow_up": "接话",
             "choice": "选项",
             "slot": "回答了问题",
+            "concept": "同义词",
+            "sound": "同音字",
         }
         for e in reply.evidence:
             where = f"  ({e.origin})" if e.origin else ""
-            lines.append(f"    {names.get(e.kind, e.kind)} {e.detail!r} {e.weight:+.2f}{where}")
+            weight = "" if e.kind in ("concept", "sound") else f" {e.weight:+.2f}"
+            lines.append(f"    {names.get(e.kind, e.kind)} {e.detail!r}{weight}{where}")
     return "\n".join(lines)
 
 
@@ -144,6 +156,12 @@ def eval_table(summary: dict[str, Any]) -> str:
         out += [f"  {c['label']:<16}→ {c['answered']:<16}{c['n']:>4}" for c in summary["confusions"]]
     out += ["", "可靠性 (reliability: answers per confidence band, and how many were right):"]
     out += reliability_rows(summary["reliability"])
+    if summary.get("per_topic"):
+        out += ["", f"知识点 (topics: of resolved answers with a labelled topic, {summary['topic_right']:.1%} "
+                    f"answered that topic; n={summary['topic_labelled']}):"]  # fmt: skip
+        out.append(f"  {'topic':<32}{'n':>5}{'resolved':>10}{'topic_right':>13}")
+        for topic, row in summary["per_topic"].items():
+            out.append(f"  {topic:<32}{row['n']:>5}{row['resolved']:>10.0%}{row['topic_right']:>13.0%}")
     halves = summary.get("halves")
     if halves:
         out += ["", "两半 (halves, split by a hash of the text; learn from the first only):"]
@@ -178,7 +196,9 @@ def reliability_rows(reliability: dict[str, Any]) -> list[str]:
 def _figures_line(row: dict[str, Any]) -> str:
     return (
         f"resolved {row['resolved']:.1%}  wrong {row['wrong']:.1%}  deferred {row['deferred']:.1%}"
-        f"  clarified_right {row['clarified_right']:.1%}  (n={row['n']})"
+        f"  clarified_right {row['clarified_right']:.1%}"
+        + (f"  topic_right {row['topic_right']:.1%}" if row.get("topic_labelled") else "")
+        + f"  (n={row['n']})"
     )
 
 

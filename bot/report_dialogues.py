@@ -90,7 +90,9 @@ def coverage(results: Sequence[DialogueResult], intents: IntentSet) -> str:
     for intent in intents.intents:
         examples = sum(str(e.origin) in hit_examples for e in intent.examples)
         template = intents.templates.get(intent.id)
-        variants = template.variants if template else ()
+        variants = (
+            tuple(v for t in (template, *template.topics.values()) for v in t.variants) if template else ()
+        )
         used = sum((intent.id, v) in hit_variants for v in variants)
         lines.append(
             f"{intent.id:<16}{hit_intents.get(intent.id, 0):>6}{examples:>7}/{len(intent.examples):<4}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Collection
 from datetime import date
@@ -12,7 +13,7 @@ from bot import yamlfile
 from bot.model import AnswerRule, Origin, Template
 from bot.problems import Problem, errors, problem
 from bot.render import variables
-from bot.schema import ResponseFile, validate
+from bot.schema import ResponseFile, TopicAnswersShape, validate
 
 
 def load_templates(
@@ -43,6 +44,32 @@ def load_template(
     if parsed is None or not isinstance(document, yamlfile.YMap):
         return None, problems
     known = set(defined) | set(context)
+    template, problems_found = _template(parsed.intent, parsed, document, shown, known, context)
+    problems += problems_found
+    topics_at = document.get("topics")
+    topics: dict[str, Template] = {}
+    for name, shape in parsed.topics.items():
+        node = topics_at.get(name) if isinstance(topics_at, yamlfile.YMap) else None
+        where = yamlfile.origin_of(topics_at, name, template.origin)
+        if not isinstance(node, yamlfile.YMap):
+            continue  # the schema said what is wrong
+        topic, found = _template(parsed.intent, shape, node, shown, known, context, where)
+        problems += found
+        topics[f"{parsed.intent}.{name}"] = topic
+    return dataclasses.replace(template, topics=MappingProxyType(topics)), problems
+
+
+def _template(
+    intent_id: str,
+    parsed: ResponseFile | TopicAnswersShape,
+    document: yamlfile.YMap,
+    shown: str,
+    known: set[str],
+    context: Collection[str],
+    where: Origin | None = None,
+) -> tuple[Template, list[Problem]]:
+    """The answers and conditional answers of an intent, or of one of its topics."""
+    problems: list[Problem] = []
     found, used, plain = _check_answers(parsed.answers, document.get("answers"), shown, known, context)
     problems += found
     if not plain:
@@ -51,7 +78,7 @@ def load_template(
     rules_at = document.get("conditional")
     for i, shape in enumerate(parsed.conditional):
         node = rules_at[i] if isinstance(rules_at, yamlfile.YList) else None
-        where = yamlfile.origin_of(rules_at, i, Origin(file=shown))
+        rule_at = yamlfile.origin_of(rules_at, i, Origin(file=shown))
         answers_at = node.get("answers") if isinstance(node, yamlfile.YMap) else None
         found, names, _ = _check_answers(shape.answers, answers_at, shown, known, context)
         problems += found
@@ -60,7 +87,7 @@ def load_template(
             if name not in context:
                 close = difflib.get_close_matches(name, sorted(context), n=1)
                 problems.append(problem(
-                    "unknown-condition", yamlfile.origin_of(node, "when", where), name=name,
+                    "unknown-condition", yamlfile.origin_of(node, "when", rule_at), name=name,
                     allowed=", ".join(sorted(context)),
                     hint=f"是不是想写 {close[0]}？" if close else "", hint_en=f" Did you mean {close[0]}?" if close else "",
                 ))  # fmt: skip
@@ -69,17 +96,19 @@ def load_template(
             window = _window(shape.valid)
             if window is None:
                 problems.append(
-                    problem("bad-valid-window", yamlfile.origin_of(node, "valid", where), value=shape.valid)
+                    problem("bad-valid-window", yamlfile.origin_of(node, "valid", rule_at), value=shape.valid)
                 )
         when = {k: frozenset([v] if isinstance(v, str) else v) for k, v in shape.when.items()}
         rules.append(
-            AnswerRule(when=MappingProxyType(when), valid=window, variants=tuple(shape.answers), origin=where)
+            AnswerRule(
+                when=MappingProxyType(when), valid=window, variants=tuple(shape.answers), origin=rule_at
+            )
         )
     template = Template(
-        intent_id=parsed.intent,
+        intent_id=intent_id,
         variants=tuple(parsed.answers),
         variables=frozenset(used),
-        origin=yamlfile.origin_of(document, "intent"),
+        origin=where or yamlfile.origin_of(document, "intent"),
         rules=tuple(rules),
     )
     return template, problems

@@ -31,6 +31,29 @@ class PatternShape(_Shape):
     weight: float = Field(default=0.8, gt=0, le=1)
 
 
+def _check_weights(value: dict[str, float]) -> dict[str, float]:
+    for word, weight in value.items():
+        if not 0 < weight <= 1:
+            raise ValueError(f"weight of {word} must be in (0, 1]")
+    return value
+
+
+class TopicShape(_Shape):
+    """One sub-question (知识点) of an intent, with its own phrasings, keywords and answers."""
+
+    id: str = Field(description="topic id inside the intent ([a-z][a-z0-9_]*); the full id is intent.topic")
+    title: str = Field(min_length=1, description="中文名, shown in clarifying questions")
+    examples: list[str] = Field(min_length=1, description="buyer phrasings (问法) of this sub-question")
+    keywords: dict[str, float] = Field(
+        default_factory=dict, description="word or phrase → weight in (0, 1]: evidence for this topic"
+    )
+
+    @field_validator("keywords")
+    @classmethod
+    def _weights(cls, value: dict[str, float]) -> dict[str, float]:
+        return _check_weights(value)
+
+
 class IntentFile(_Shape):
     """intents/<id>.yaml: how buyers ask one thing."""
 
@@ -51,14 +74,15 @@ class IntentFile(_Shape):
     )
     negatives: list[str] = Field(default_factory=list, description="words that veto this intent")
     patterns: list[PatternShape] = Field(default_factory=list)
+    topics: list[TopicShape] = Field(
+        default_factory=list,
+        description="知识点: the sub-questions of this intent, each answered by its own answers in responses/",
+    )
 
     @field_validator("keywords")
     @classmethod
     def _weights(cls, value: dict[str, float]) -> dict[str, float]:
-        for word, weight in value.items():
-            if not 0 < weight <= 1:
-                raise ValueError(f"weight of {word} must be in (0, 1]")
-        return value
+        return _check_weights(value)
 
 
 class AnswerRuleShape(_Shape):
@@ -72,16 +96,27 @@ class AnswerRuleShape(_Shape):
     answers: list[str] = Field(min_length=1)
 
 
+class TopicAnswersShape(_Shape):
+    answers: list[str] = Field(min_length=1, description="answer variants for this topic")
+    conditional: list[AnswerRuleShape] = Field(
+        default_factory=list, description="the topic's answers under conditions, as for the intent"
+    )
+
+
 class ResponseFile(_Shape):
     """responses/<id>.yaml: what the bot answers for one intent."""
 
     intent: str
     answers: list[str] = Field(
-        min_length=1, description="answer variants (话术); {shop.xxx} fills in shop facts"
+        min_length=1,
+        description="answer variants (话术); {shop.xxx} fills in shop facts. Used when no topic is recognised",
     )
     conditional: list[AnswerRuleShape] = Field(
         default_factory=list,
         description="answers used instead of the plain ones when their conditions hold; the first that holds wins",
+    )
+    topics: dict[str, TopicAnswersShape] = Field(
+        default_factory=dict, description="topic id (of intents/<id>.yaml) → its answers"
     )
 
 
@@ -94,6 +129,16 @@ class Thresholds(_Shape):
 class Paths(_Shape):
     intents: str = "intents"
     responses: str = "responses"
+    concepts: str = Field(default="concepts", description="同义词 files (concepts/*.yaml); none when missing")
+
+
+class ConceptFile(_Shape):
+    """concepts/*.yaml: words that mean the same for matching (同义词)."""
+
+    concepts: dict[str, list[str]] = Field(
+        description="name → words: each word, in buyer messages and in the shop's 问法 and keywords alike, "
+        "is read as the name before matching"
+    )
 
 
 # What chat platforms insert for a message that is not text → its kind.

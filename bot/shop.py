@@ -6,10 +6,11 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import hashlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -17,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from bot.concepts import Concept, load_concepts
 from bot.config import Settings, read_settings
 from bot.decide import Policy
 from bot.followup import FollowUpReader
@@ -24,7 +26,7 @@ from bot.handoff import AngerDetector
 from bot.index import Index
 from bot.intents import load_intents
 from bot.match import Compiled, ExampleEntry, Matcher, Phrase
-from bot.model import Intent, IntentSet, Origin, Template
+from bot.model import Intent, IntentSet, Match, Message, Origin, Template
 from bot.normalize import Normalizer
 from bot.placeholders import Placeholders
 from bot.problems import Problem, errors, problem
@@ -61,11 +63,22 @@ class Shop:
     values: Mapping[str, str]
     follow_up: FollowUpReader
     placeholders: Placeholders
+    concepts: tuple[Concept, ...]
     answer_words: Callable[[str], str]  # intent → everything its answers say, normalised (follow-ups)
 
+    def read(self, raw: str) -> tuple[Message, list[Match]]:
+        """Normalise, segment and match one text: the message as read, and the ranked matches."""
+        normalized = self.normalize(raw)
+        tokens = self.segment(normalized)
+        content = self.segment.content(tokens)
+        hits = self.index.search(t.text for t in content)
+        matches = self.matcher.score(normalized, content, [(h.doc, h.share) for h in hits])
+        return Message(raw=raw, text=normalized, tokens=tokens), matches
 
-def load_shop(config_path: Path) -> tuple[Shop | None, list[Problem]]:
-    """Load everything a shop is made of; (None, problems) when any error is found."""
+
+def load_shop(config_path: Path, use_concepts: bool = True) -> tuple[Shop | None, list[Problem]]:
+    """Load everything a shop is made of; (None, problems) when any error is found. `use_concepts`
+    False reads every word as written (lint compares the two)."""
     settings, problems = read_settings(config_path)
     if settings is None:
         return None, problems
@@ -77,12 +90,21 @@ def load_shop(config_path: Path) -> tuple[Shop | None, list[Problem]]:
     problems += found
     problems += _check_replies(settings, config_path.name, set(values))
     problems += _cross_check(intents, templates, settings)
+    concepts, found = load_concepts(settings.concepts_dir, root)
+    problems += found
     if errors(problems):
         return None, problems
+    if not use_concepts:
+        concepts = []
 
     lexicon = builtin_lexicon()
-    normalize = Normalizer({**lexicon["slang"], **settings.slang})
-    segment = Segmenter([*lexicon["words"], *settings.words], lexicon["stopwords"])
+    normalize = Normalizer(
+        {**lexicon["slang"], **settings.slang},
+        {word: c.name for c in concepts for word in (c.name, *c.words)},
+    )
+    segment = Segmenter(
+        [*lexicon["words"], *settings.words, *(c.name for c in concepts)], lexicon["stopwords"]
+    )
 
     entries = []
     for intent in intents:
@@ -92,6 +114,7 @@ def load_shop(config_path: Path) -> tuple[Shop | None, list[Problem]]:
             entries.append(
                 ExampleEntry(
                     intent_id=intent.id,
+                    topic=example.topic,
                     text=example.text,
                     normalized=normalized,
                     tokens=tokens,
@@ -101,11 +124,7 @@ def load_shop(config_path: Path) -> tuple[Shop | None, list[Problem]]:
     compiled = [
         Compiled(
             intent=intent,
-            keywords=tuple(
-                Phrase(intent_id=intent.id, text=normalize(k.text), weight=k.weight, origin=k.origin)
-                for k in intent.keywords
-                if normalize(k.text)
-            ),
+            keywords=_keywords(intent, normalize),
             negatives=tuple(
                 Phrase(intent_id=intent.id, text=normalize(n.text), weight=1.0, origin=n.origin)
                 for n in intent.negatives
@@ -145,20 +164,50 @@ def load_shop(config_path: Path) -> tuple[Shop | None, list[Problem]]:
         ),
         values=MappingProxyType(values),
         answer_words=_answer_words(templates, values, normalize),
-        follow_up=FollowUpReader(
-            leads=lexicon["follow_up"]["leads"],
-            tails=lexicon["follow_up"]["tails"],
-            questions=[*lexicon["follow_up"]["questions"], *settings.follow_up.questions],
-            fillers=set(lexicon["follow_up"]["fillers"])
-            | set(lexicon["stopwords"]) - set(lexicon["follow_up"]["pointers"]),
-            values=lexicon["follow_up"]["values"],
-            accepts=lexicon["follow_up"]["accepts"],
-            not_helpful=lexicon["not_helpful"],
-            announces=lexicon["follow_up"]["announces"],
-        ),
+        follow_up=_follow_up_reader(lexicon, settings, normalize),
         placeholders=Placeholders(settings.placeholders),
+        concepts=tuple(concepts),
     )
     return shop, problems
+
+
+def _follow_up_reader(
+    lexicon: Mapping[str, Any], settings: Settings, normalize: Normalizer
+) -> FollowUpReader:
+    """The follow-up reader, its words read as the matcher reads messages (a concept word as its name)."""
+    words = lexicon["follow_up"]
+
+    def read(items: Iterable[str]) -> list[str]:
+        return [normalize(w) or w for w in items]
+
+    return FollowUpReader(
+        leads=read(words["leads"]),
+        tails=read(words["tails"]),
+        questions=read([*words["questions"], *settings.follow_up.questions]),
+        fillers=set(read(words["fillers"])) | set(lexicon["stopwords"]) - set(words["pointers"]),
+        values=words["values"],
+        accepts=words["accepts"],
+        not_helpful=read(lexicon["not_helpful"]),
+        announces=read(words["announces"]),
+    )
+
+
+def _keywords(intent: Intent, normalize: Normalizer) -> tuple[Phrase, ...]:
+    """An intent's keywords as matched: normalised, and once each (two spellings that normalise alike,
+    or two words of one concept, are one piece of evidence: the stronger, a topic's before the intent's)."""
+    kept: dict[str, Phrase] = {}
+    for k in intent.keywords:
+        text = normalize(k.text)
+        if not text:
+            continue
+        phrase = Phrase(intent_id=intent.id, topic=k.topic, text=text, weight=k.weight, origin=k.origin)
+        before = kept.get(text)
+        if before is None or (phrase.weight, phrase.topic is not None) > (
+            before.weight,
+            before.topic is not None,
+        ):
+            kept[text] = phrase
+    return tuple(kept.values())
 
 
 def _answer_words(
@@ -172,8 +221,13 @@ def _answer_words(
         t = by_intent.get(intent_id)
         if t is None:
             return ""
+        every = (t, *t.topics.values())
         return normalize(
-            " ".join(fill(v, values) for v in (*t.variants, *(v for r in t.rules for v in r.variants)))
+            " ".join(
+                fill(v, values)
+                for a in every
+                for v in (*a.variants, *(v for r in a.rules for v in r.variants))
+            )
         )
 
     return words
@@ -206,6 +260,26 @@ def _cross_check(intents: list[Intent], templates: list[Template], settings: Set
     problems = [
         problem("intent-without-response", i.origin, intent=i.id) for i in intents if i.id not in template_ids
     ]
+    for intent in intents:
+        answered = template_ids.get(intent.id)
+        if answered is None:
+            continue
+        own = {t.id for t in intent.topics}
+        problems += [
+            problem(
+                "topic-without-answer", t.origin, topic=t.id, intent=intent.id, name=t.id.split(".", 1)[1]
+            )
+            for t in intent.topics
+            if t.id not in answered.topics
+        ]
+        for topic_id, topic in answered.topics.items():
+            if topic_id not in own:
+                close = difflib.get_close_matches(topic_id, sorted(own), n=1)
+                problems.append(problem(
+                    "answer-without-topic", topic.origin, topic=topic_id, intent=intent.id,
+                    name=topic_id.split(".", 1)[1], hint=f"是不是想写 {close[0]}？" if close else "",
+                    hint_en=f" Did you mean {close[0]}?" if close else "",
+                ))  # fmt: skip
     problems += [
         problem("response-without-intent", t.origin, intent=t.intent_id)
         for t in templates
@@ -221,6 +295,7 @@ def _fingerprint(config_path: Path, settings: Settings) -> str:
         config_path,
         *sorted(settings.intents_dir.glob("*.yaml")),
         *sorted(settings.responses_dir.glob("*.yaml")),
+        *sorted(settings.concepts_dir.glob("*.yaml")),
     ]
     for path in files:
         digest.update(path.name.encode())

@@ -15,7 +15,14 @@ from bot.config import Settings
 
 def snapshot(config_path: Path, settings: Settings) -> tuple[tuple[str, int, int], ...]:
     """Name, size and modification time of every file a shop is made of."""
-    files = [config_path, *settings.intents_dir.glob("*.yaml"), *settings.responses_dir.glob("*.yaml")]
+    files = [
+        config_path,
+        *(
+            p
+            for d in (settings.intents_dir, settings.responses_dir, settings.concepts_dir)
+            for p in d.glob("*.yaml")
+        ),
+    ]
     out = []
     for path in sorted(files):
         try:

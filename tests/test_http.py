@@ -43,7 +43,7 @@ def test_chat_answers_and_counts_turns(client: TestClient) -> None:
     assert ("answer", "shipping_time") == (first["action"], first["intent"])
     assert "48小时" in first["reply"]
     assert second["turn_id"] > first["turn_id"]
-    assert {"intent", "score"} == set(first["candidates"][0])
+    assert {"intent", "score", "topic"} == set(first["candidates"][0])
 
 
 def test_order_context_is_used_and_nothing_is_invented(client: TestClient) -> None:

@@ -128,7 +128,7 @@ def test_wrong_type_and_syntax_errors_are_all_reported(shop: Path) -> None:
             "response-without-intent",
             "responses/logistics.yaml:2:9",
         ),
-        ("config.yaml", "answer_at: 0.75", "answer_at: 1.5", "bad-value", "config.yaml:31:14"),
+        ("config.yaml", "answer_at: 0.75", "answer_at: 1.5", "bad-value", "config.yaml:49:14"),
         ("config.yaml", "  intents: intents", "  intents: intent", "file-missing", "intent"),
         (
             "intents/stock.yaml",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.flows import choice, clarify, followup, kinds, orders, own, sizing, slots
+from bot.flows import choice, clarify, followup, kinds, orders, own, parts, sizing, slots
 from bot.flows.draft import TurnDraft
 from bot.shop import Shop
 
@@ -21,6 +21,7 @@ FLOWS: tuple[Flow, ...] = (
     slots.flow,  # the buyer gives what the bot asked for: a height, a weight, an order number
     own.flow,  # the message on its own terms, as in a fresh session
     followup.flow,  # read against the last answer, only when the message has a follow-up's form
+    parts.flow,  # a message that asks two things: each confident part answered, in order
     clarify.flow,  # between the thresholds: up to three options, or a yes/no confirmation
     orders.flow,  # an answer about one order: ask for its number, or hand off with it
     sizing.flow,  # a size from the height and weight the buyer gave

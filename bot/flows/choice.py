@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from bot.flows.draft import TurnDraft
-from bot.model import Action, Asked, Decision, Evidence, EvidenceKind
+from bot.model import Action, Asked, Decision, Evidence, EvidenceKind, intent_of, topic_of
 from bot.shop import Shop
 
 PICKS = {
@@ -30,24 +30,22 @@ def flow(draft: TurnDraft, shop: Shop) -> TurnDraft:
     if index is None and said in (YES if state.asked is Asked.CONFIRM else YES[:3]):
         index = 0
     chosen = options[index] if index is not None and index < len(options) else None
-    chosen = chosen or next((i for i in options if shop.intents.intent(i).title in draft.message.text), None)
+    titles = {o: shop.intents.title(intent_of(o), topic_of(o)) for o in options}
+    chosen = chosen or next((o for o in options if titles[o] in draft.message.text), None)
     if chosen is None:
-        backed = [
-            m.intent_id
-            for m in draft.matches
-            if m.intent_id in options and m.score >= BACKED and not m.vetoed
-        ]
-        chosen = backed[0] if len(backed) == 1 else None
-    if chosen is None and "sizing" in options and (draft.measured.height_cm or draft.measured.weight_kg):
-        chosen = "sizing"
+        intents = [intent_of(o) for o in options]
+        backed = [m for m in draft.matches if m.intent_id in intents and m.score >= BACKED and not m.vetoed]
+        chosen = options[intents.index(backed[0].intent_id)] if len(backed) == 1 else None
+    if chosen is None and (draft.measured.height_cm or draft.measured.weight_kg):
+        chosen = next((o for o in options if intent_of(o) == "sizing"), None)
     if chosen is None:
         return draft
-    evidence = Evidence(
-        kind=EvidenceKind.CHOICE, detail=f"选了「{shop.intents.intent(chosen).title}」（{said}）", weight=1.0
-    )
+    evidence = Evidence(kind=EvidenceKind.CHOICE, detail=f"选了「{titles[chosen]}」（{said}）", weight=1.0)
     return dataclasses.replace(
         draft,
-        decision=Decision(action=Action.ANSWER, intent_id=chosen, confidence=1.0),
+        decision=Decision(
+            action=Action.ANSWER, intent_id=intent_of(chosen), confidence=1.0, topic=topic_of(chosen)
+        ),
         settled=True,
         evidence=(*draft.evidence, evidence),
     )

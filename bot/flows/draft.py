@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bot.extract import Body
 from bot.handoff import Anger
-from bot.model import Asked, Decision, Evidence, Match, Message, Session
+from bot.model import Asked, Decision, Evidence, Match, Message, Part, Session
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,3 +29,5 @@ class TurnDraft:
     reply_text: str | None = None  # a reply a flow made instead of the intent's answer
     extra: tuple[str, ...] = ()  # lines after the reply
     evidence: tuple[Evidence, ...] = ()  # what the flows add to explain the turn
+    parts: tuple[Part, ...] = ()  # a message that asked several things: each part as read
+    also: tuple[Decision, ...] = ()  # the answers after `decision`'s, for a message that asked two things

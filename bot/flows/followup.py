@@ -54,10 +54,14 @@ def flow(draft: TurnDraft, shop: Shop) -> TurnDraft:
     if conf < policy.handoff_below:
         return draft
     others = tuple(c for c in own.alternatives if c.intent_id != previous)
-    alternatives = (Candidate(intent_id=previous, score=conf), *others)[:3]
+    # 那运费呢 after how to return asks that topic's shipping fee; 多久 keeps the topic it follows.
+    named = next((m.topic for m in draft.matches if m.intent_id == previous and m.topic), None)
+    alternatives = (Candidate(intent_id=previous, score=conf, topic=named or state.answered_topic), *others)[
+        :3
+    ]
     action = Action.ANSWER if conf >= policy.answer_at else Action.CLARIFY
     decision = Decision(action=action, intent_id=previous, confidence=conf, alternatives=alternatives,
-                        follow_up=follow)  # fmt: skip
+                        follow_up=follow, topic=named or state.answered_topic)  # fmt: skip
     return _with(draft, decision, follow, conf)
 
 

@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS turns (
     intent TEXT,
     confidence REAL NOT NULL,
     reason TEXT,
+    topic TEXT,
     UNIQUE (session_id, turn)
 );
 CREATE TABLE IF NOT EXISTS tickets (
@@ -67,14 +68,15 @@ CREATE TABLE IF NOT EXISTS tickets (
     closed_at REAL,
     note TEXT,
     left_messages TEXT NOT NULL DEFAULT '[]',
-    order_number TEXT
+    order_number TEXT,
+    questions TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS tickets_by_session ON tickets (session_id, status);
 CREATE INDEX IF NOT EXISTS tickets_by_status ON tickets (status, created_at);
 """
 
 
-# Rows per INSERT: 11 values a turn stays far below SQLite's limit of 32766 variables.
+# Rows per INSERT: 12 values a turn stays far below SQLite's limit of 32766 variables.
 _ROWS_PER_STATEMENT = 500
 
 
@@ -92,10 +94,19 @@ class SQLiteStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connection() as db:
             db.executescript(_SCHEMA)
-            columns = {row["name"] for row in db.execute("PRAGMA table_info(tickets)")}
-            for name, kind in (("left_messages", "TEXT NOT NULL DEFAULT '[]'"), ("order_number", "TEXT")):
-                if name not in columns:  # a database written by an older version
-                    db.execute(f"ALTER TABLE tickets ADD COLUMN {name} {kind}")
+            added = {
+                "tickets": (
+                    ("left_messages", "TEXT NOT NULL DEFAULT '[]'"),
+                    ("order_number", "TEXT"),
+                    ("questions", "TEXT NOT NULL DEFAULT '[]'"),
+                ),
+                "turns": (("topic", "TEXT"),),
+            }
+            for table, wanted in added.items():
+                columns = {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
+                for name, kind in wanted:
+                    if name not in columns:  # a database written by an older version
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
@@ -224,8 +235,8 @@ class SQLiteStore:
             chunk = batch[start : start + _ROWS_PER_STATEMENT]
             cursor = db.execute(
                 "INSERT INTO turns (session_id, turn, at, buyer_id, shop_id, message, reply, action, intent,"
-                " confidence, reason) VALUES "
-                + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk)),
+                " confidence, reason, topic) VALUES "
+                + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk)),
                 [value for item in chunk for value in item.turn_row],
             )
             # One INSERT gives its rows consecutive ids (AUTOINCREMENT, and we hold the write lock).
@@ -307,6 +318,7 @@ def _turn_row(turn: TurnRecord) -> tuple[Any, ...]:
     return (
         turn.session_id, turn.turn, turn.at, turn.buyer_id, turn.shop_id, turn.message, turn.reply,
         turn.action.value, turn.intent, turn.confidence, turn.reason.value if turn.reason else None,
+        turn.topic,
     )  # fmt: skip
 
 
@@ -319,10 +331,10 @@ def _ticket_and_left_message(db: sqlite3.Connection, item: _Write) -> int | None
     ticket_id = None
     if (ticket := item.ticket) is not None:
         cursor = db.execute(
-            "INSERT INTO tickets (session_id, buyer_id, reason, priority, status, created_at, order_number)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO tickets (session_id, buyer_id, reason, priority, status, created_at, order_number,"
+            " questions) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (ticket.session_id, ticket.buyer_id, ticket.reason.value, ticket.priority, ticket.status.value,
-             ticket.created_at, ticket.order_number),
+             ticket.created_at, ticket.order_number, json.dumps(list(ticket.questions), ensure_ascii=False)),
         )  # fmt: skip
         ticket_id = int(cursor.lastrowid or 0)
     if item.left_on is not None:
@@ -385,6 +397,7 @@ def _turn(row: sqlite3.Row) -> TurnRecord:
         intent=row["intent"],
         confidence=row["confidence"],
         reason=HandoffReason(row["reason"]) if row["reason"] else None,
+        topic=row["topic"],
     )
 
 
@@ -402,5 +415,6 @@ def _ticket(row: sqlite3.Row) -> Ticket:
         closed_at=row["closed_at"],
         note=row["note"],
         left_messages=tuple(json.loads(row["left_messages"])),
+        questions=tuple(json.loads(row["questions"])),
         order_number=row["order_number"],
     )

@@ -84,6 +84,7 @@ class Settings:
     size_charts: Mapping[str, tuple[SizeBand, ...]]
     default_chart: str
     chart_for_category: Mapping[str, str]
+    recommend_topics: frozenset[str]
     follow_up: FollowUpWeights
     placeholders: Mapping[str, str]  # what a chat platform inserts ([图片]) → the kind of message
 
@@ -146,6 +147,7 @@ def read_settings(path: Path) -> tuple[Settings | None, list[Problem]]:
         ),
         default_chart=parsed.sizing.default_chart,
         chart_for_category=MappingProxyType(dict(parsed.sizing.categories)),
+        recommend_topics=frozenset(parsed.sizing.recommend_topics),
         follow_up=FollowUpWeights(
             ellipsis=parsed.follow_up.ellipsis,
             question=parsed.follow_up.question,

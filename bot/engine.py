@@ -121,7 +121,11 @@ class Bot:
         evidence += draft.evidence
         evidence += tuple(
             Evidence(kind=EvidenceKind.CONCEPT, detail=f"{word}→{name}", weight=0.0)
-            for word, name in self.shop.normalize.concepts_in(typed)
+            for word, name in message.concepts
+        )
+        evidence += tuple(
+            Evidence(kind=EvidenceKind.SOUND, detail=f"{typed_as}→{word}", weight=0.0)
+            for typed_as, word in message.heard
         )
         values |= {"order_number": draft.slots.get("order_number", "")}
         reply_text, variant, rule = compose(

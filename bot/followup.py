@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from bot.model import Evidence, EvidenceKind, FollowUp, Match, Message, Token
 
 _EDGES = " ?？。.!！~～，,、…"
+_ASKS = re.compile(r"[吗么嘛?？][\s~～!！]*$")
 # The last topic's own evidence explains the rest of a follow-up from this score on, fully from
 # EVIDENCE_FULL on ("运费谁出" after returns: 运费 is returns' too).
 EVIDENCE_FLOOR = 0.2
@@ -35,6 +36,7 @@ class Form:
     form: str  # "ellipsis" | "question" | "value"
     words: tuple[str, ...]  # the words that make it one
     rest: str  # what is left to explain, fillers removed
+    asks: bool = False  # it has a question tail or word (那X呢, 多久), not only a lead (那我先收藏了)
 
 
 class FollowUpReader:
@@ -50,15 +52,19 @@ class FollowUpReader:
         accepts: Mapping[str, Iterable[str]],
         not_helpful: Iterable[str],
         announces: Iterable[str] = (),
+        pointers: Iterable[str] = (),
+        money_questions: Iterable[str] = (),
     ) -> None:
         self._leads = _longest_first(leads)
         self._tails = _longest_first(tails)
         self._questions = _longest_first(questions)
         self._fillers = frozenset(fillers)
         self._values = {name: re.compile(f"(?:{regex})") for name, regex in values.items()}
+        self._money = frozenset(money_questions)
         self._accepts = {intent: tuple(kinds) for intent, kinds in accepts.items()}
         self._not_helpful = tuple(not_helpful)
         self.announces = frozenset(announces)
+        self.pointers = frozenset(pointers)
 
     def form(self, text: str, tokens: Sequence[Token]) -> Form | None:
         """The follow-up form of a normalised message and its tokens, or None when it has none: no
@@ -100,14 +106,20 @@ class FollowUpReader:
         rest = "".join(pieces)
         if len(rest) > MAX_REST or (kind is None and not rest):
             return None
-        return Form(form=kind or "value", words=tuple(words), rest=rest)
+        asks = tail is not None or len(words) > (lead is not None) or bool(_ASKS.search(text))
+        return Form(form=kind or "value", words=tuple(words), rest=rest, asks=asks)
 
     def value_of(self, rest: str, intent_id: str) -> str | None:
         """The kind of value (size, colour, region…) that the whole of `rest` is, if `intent_id` takes it."""
         for kind in self._accepts.get(intent_id, ()):
-            if self._values[kind].fullmatch(rest):
+            if kind in self._values and self._values[kind].fullmatch(rest):
                 return kind
         return None
+
+    def takes(self, form: Form, intent_id: str) -> bool:
+        """Whether the topic takes the form's question: a money question only follows up a topic about money."""
+        money = any(w in self._money for w in form.words)
+        return not money or "price" in self._accepts.get(intent_id, ())
 
     def not_helpful(self, text: str) -> str | None:
         """The phrase that says the last answer did not help (还是不行, 没用), if one is in the text."""
@@ -120,7 +132,7 @@ class FollowUpReader:
         words (运费谁出 after returns). None when it has no follow-up form or something is left
         unexplained."""
         form = self.form(message.text, message.tokens)
-        if form is None:
+        if form is None or not self.takes(form, previous):
             return None
         own = next((m for m in matches if m.intent_id == previous and not m.vetoed), None)
         rest = form.rest
@@ -153,7 +165,14 @@ def _explain(
         return "value", value
     if rest in reader.announces:
         return None, ""  # 还有个问题: a new question is coming
-    if rest in answer and (len(rest) > 1 or form.form != "value"):
+    # Words of the last answer explain a question about them (叠加呢 after the promotion answer), not a
+    # remark (那我先收藏了 after 可以先收藏) and not a pointer at a product (这个呢).
+    if (
+        rest in answer
+        and form.asks
+        and rest not in reader.pointers
+        and (len(rest) > 1 or form.form != "value")
+    ):
         return "answer", "上一轮回答里的词"
     if form.form == "value":
         return None, ""  # a bare word that is no value of the topic: a message of its own

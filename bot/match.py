@@ -52,6 +52,8 @@ class Compiled:
 
 # A message this close to a counter-example (反例) of an intent is not that intent.
 COUNTER_SIMILARITY = 0.9
+# An example less similar than this to a message is no evidence for its intent.
+EXAMPLE_FLOOR = 0.5
 
 
 class Matcher:
@@ -68,27 +70,34 @@ class Matcher:
         for phrase in phrases:
             by_text.setdefault(phrase.text, []).append(phrase)
         self._keywords = by_text
-        alternatives = sorted(by_text, key=len, reverse=True)
-        # A lookahead finds a keyword at every position, so overlapping ones ("穿什么" and "什么码") both count.
-        pattern = "(?=(" + "|".join(map(re.escape, alternatives)) + "))"
-        self._keyword_re = re.compile(pattern) if alternatives else None
+        # The keyword lengths for each first character, longest first: at every position the longest
+        # keyword starting there is found by a few dict lookups, so overlapping ones ("穿什么" and
+        # "什么码") both count, and a thousand keywords cost what ten do.
+        lengths: dict[str, set[int]] = {}
+        for word in by_text:
+            lengths.setdefault(word[0], set()).add(len(word))
+        self._lengths = {first: sorted(ls, reverse=True) for first, ls in lengths.items()}
 
     def score(
         self, text: str, content: Sequence[Token], candidates: Sequence[tuple[int, float]]
     ) -> list[Match]:
         """Ranked matches (best first) for normalised `text`, its meaningful tokens and candidate examples."""
         found: dict[str, list[tuple[Phrase | None, float, int, int, str, Origin]]] = {}
-        if self._keyword_re is not None:
-            end = 0
-            for m in self._keyword_re.finditer(text):
-                start, stop = m.start(1), m.end(1)
-                if stop <= end:
-                    continue  # inside a longer keyword: "运费" in "退货运费" is not evidence of its own
-                end = stop
-                for phrase in self._keywords[m.group(1)]:
-                    found.setdefault(phrase.intent_id, []).append(
-                        (phrase, phrase.weight, start, stop, "keyword", phrase.origin)
-                    )
+        end = 0
+        keywords, lengths = self._keywords, self._lengths
+        for start in range(len(text)):
+            for size in lengths.get(text[start], ()):
+                word = text[start : start + size]
+                if len(word) != size or word not in keywords:
+                    continue
+                stop = start + size
+                if stop > end:  # not inside a longer keyword: "运费" in "退货运费" is no evidence of its own
+                    end = stop
+                    for phrase in keywords[word]:
+                        found.setdefault(phrase.intent_id, []).append(
+                            (phrase, phrase.weight, start, stop, "keyword", phrase.origin)
+                        )
+                break
         for compiled in self._with_patterns:
             for regex, weight, origin in compiled.patterns:
                 hit = regex.search(text)
@@ -105,7 +114,8 @@ class Matcher:
             # in the message too: "老人能用吗" shares 能用吗 with "白条能用吗" but not 白条.
             weight = 0.6 + 0.4 * share
             key = (entry.intent_id, entry.topic)
-            best = near_topic.get(key, (0.0, entry))[0]
+            # Under EXAMPLE_FLOOR an example is no evidence: rapidfuzz may stop early below it.
+            best = max(near_topic.get(key, (0.0, entry))[0], EXAMPLE_FLOOR)
             if best >= weight:
                 continue  # even a perfect match would not beat the topic's best so far
             sim = similarity(text, entry.normalized, at_least=best / weight) * weight
@@ -119,7 +129,7 @@ class Matcher:
         content_chars = sum(t.end - t.start for t in content)
         matches = []
         for intent_id in set(found) | set(nearest):
-            if intent_id not in found and nearest[intent_id][0] < 0.5:
+            if intent_id not in found and nearest[intent_id][0] < EXAMPLE_FLOOR:
                 continue  # no evidence worth a score: it could only ever rank as 0
             compiled = self._compiled[intent_id]
             evidence: list[Evidence] = []
@@ -150,7 +160,7 @@ class Matcher:
             example_score = 0.0
             if intent_id in nearest:
                 sim, entry = nearest[intent_id]
-                example_score = max(0.0, (sim - 0.5) / 0.5)
+                example_score = max(0.0, (sim - EXAMPLE_FLOOR) / (1 - EXAMPLE_FLOOR))
                 evidence.append(
                     Evidence(
                         kind=EvidenceKind.EXAMPLE,
@@ -159,7 +169,7 @@ class Matcher:
                         origin=entry.origin,
                     )
                 )
-                if sim >= 0.5:
+                if sim >= EXAMPLE_FLOOR:
                     for token in set(entry.tokens):
                         for start in _find_all(text, token):
                             covered[start : start + len(token)] = [True] * len(token)
@@ -200,7 +210,7 @@ def _topic(
     best, best_score = None, 0.0
     for topic in scores:
         sim = nearest.get((intent_id, topic), (0.0,))[0]
-        example = max(0.0, (sim - 0.5) / 0.5)
+        example = max(0.0, (sim - EXAMPLE_FLOOR) / (1 - EXAMPLE_FLOOR))
         score = 1 - keyword_miss.get(topic, 1.0) * (1 - example) if topic is not None else example
         if score > best_score or (score == best_score and score > 0 and best is None):
             best, best_score = topic, score

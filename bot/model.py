@@ -234,6 +234,8 @@ class Message:
     raw: str
     text: str
     tokens: tuple[Token, ...] = ()
+    heard: tuple[tuple[str, str], ...] = ()  # words typed by sound and the shop's words read instead
+    concepts: tuple[tuple[str, str], ...] = ()  # words read as a concept (同义词), and the concept
 
     @property
     def words(self) -> tuple[str, ...]:

@@ -49,25 +49,24 @@ class Normalizer:
 
     def __init__(self, slang: Mapping[str, str], concepts: Mapping[str, str] | None = None) -> None:
         self._converter = opencc.OpenCC("t2s")
-        self._slang = {str(k).lower(): str(v) for k, v in slang.items() if k}
-        self._slang_re = _alternation(self._slang)
+        self._slang = _Replacer({str(k).lower(): str(v) for k, v in slang.items() if k})
         # word → concept name; a name stands for itself, so that a longer name is never cut by a
         # shorter word inside it.
-        self._concepts = {self._converter.convert(k.lower()): v for k, v in (concepts or {}).items() if k}
-        self._concepts_re = _alternation(self._concepts)
+        self._concepts = _Replacer(
+            {self._converter.convert(k.lower()): v for k, v in (concepts or {}).items() if k}
+        )
 
     def __call__(self, raw: str) -> str:
-        text = self.spelled(raw)
-        if self._concepts_re is not None:
-            text = self._concepts_re.sub(lambda m: self._concepts[m.group(0)], text)
-        return text
+        return self.read(raw)[0]
 
-    def concepts_in(self, raw: str) -> list[tuple[str, str]]:
-        """The words of `raw` that were read as a concept, and the concept: for --explain."""
-        if self._concepts_re is None:
-            return []
-        found = (m.group(0) for m in self._concepts_re.finditer(self.spelled(raw)))
-        return [(word, self._concepts[word]) for word in found if self._concepts[word] != word]
+    def read(self, raw: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+        """The normalised text, and the words of it read as a concept with the concept (--explain)."""
+        text, found = self._concepts.replace(self.spelled(raw))
+        return text, tuple((word, name) for word, name in found if word != name)
+
+    def concepts_in(self, raw: str) -> tuple[tuple[str, str], ...]:
+        """The words of `raw` that were read as a concept, and the concept."""
+        return self.read(raw)[1]
 
     def simplified(self, raw: str) -> str:
         """Only NFKC, lower case and 繁→简: spaces and punctuation as typed (where messages are cut)."""
@@ -82,40 +81,63 @@ class Normalizer:
         text = text.translate(_EMOJI)
         text = text.lower()
         text = self._converter.convert(text)
-        if self._slang_re is not None:
-            text = self._slang_re.sub(lambda m: self._slang[m.group(0)], text)
+        if self._slang:
+            text = self._slang.replace(text)[0]
         text = _REPEATED_PUNCT.sub(r"\1", text)
         text = _SPACES.sub(" ", text).strip()
         # A space between two Chinese characters carries no meaning ("发 货"); between words it does.
         return re.sub(rf"(?<=[{_CJK}]) (?=[{_CJK}])", "", text)
 
 
-def _alternation(mapping: Mapping[str, str]) -> re.Pattern[str] | None:
-    """One regex for all keys, the longest key winning at each position; latin keys only as whole
-    latin words. Chinese keys are compiled as a trie (退(?:货|款…)), so the regex tries a handful of
-    branches per position, not every key: a thousand concept words cost little more than ten."""
-    if not mapping:
-        return None
-    latin = sorted((k for k in mapping if re.fullmatch(r"[a-z0-9 ]+", k)), key=len, reverse=True)
-    parts = [rf"(?<![a-z0-9]){re.escape(k)}(?![a-z0-9])" for k in latin]
-    trie: dict[str, dict] = {}  # type: ignore[type-arg]
-    for key in mapping:
-        if key in latin:
-            continue
-        node = trie
-        for ch in key:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-    if trie:
-        parts.append(_trie_regex(trie))
-    return re.compile("|".join(parts))
+class _Replacer:
+    """Replaces the keys of a mapping found in a text, the longest key at each position, left to
+    right. Latin keys match only as whole latin words (one small regex); the others are looked up by
+    their first character in a dict, which costs the same for three thousand keys as for thirty."""
+
+    def __init__(self, mapping: Mapping[str, str]) -> None:
+        self._map = dict(mapping)
+        latin = sorted((k for k in mapping if _LATIN_KEY.fullmatch(k)), key=len, reverse=True)
+        alternatives = "|".join(re.escape(k) for k in latin)
+        self._latin = re.compile(rf"(?<![a-z0-9])(?:{alternatives})(?![a-z0-9])") if latin else None
+        lengths: dict[str, set[int]] = {}
+        for key in mapping:
+            if key not in latin:
+                lengths.setdefault(key[0], set()).add(len(key))
+        self._lengths = {first: sorted(ls, reverse=True) for first, ls in lengths.items()}
+
+    def __bool__(self) -> bool:
+        return bool(self._map)
+
+    def replace(self, text: str) -> tuple[str, list[tuple[str, str]]]:
+        """The text with every key replaced, and the (key, value) pairs in the order found."""
+        found: list[tuple[str, str]] = []
+        if self._latin is not None and self._latin.search(text):
+            pieces = []
+            last = 0
+            for m in self._latin.finditer(text):
+                pieces += [text[last : m.start()], self._map[m.group(0)]]
+                found.append((m.group(0), self._map[m.group(0)]))
+                last = m.end()
+            text = "".join(pieces) + text[last:]
+        lengths, mapping = self._lengths, self._map
+        out: list[str] = []
+        i = last = 0
+        end = len(text)
+        while i < end:
+            for size in lengths.get(text[i], ()):
+                word = text[i : i + size]
+                if word in mapping and len(word) == size:
+                    out += [text[last:i], mapping[word]]
+                    found.append((word, mapping[word]))
+                    i += size
+                    last = i
+                    break
+            else:
+                i += 1
+        if not out:
+            return text, found
+        out.append(text[last:])
+        return "".join(out), found
 
 
-def _trie_regex(node: dict) -> str:  # type: ignore[type-arg]
-    """A trie as a regex that prefers the longest key: the end of a key is the last branch."""
-    branches = [re.escape(ch) + _trie_regex(child) for ch, child in sorted(node.items()) if ch]
-    ends = "" in node
-    if not branches:
-        return ""
-    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-    return f"(?:{body})?" if ends else body
+_LATIN_KEY = re.compile(r"[a-z0-9 ]+")

@@ -226,6 +226,11 @@ class Sizing(_Shape):
         default_factory=dict, description="chart name → rows, smallest first"
     )
     categories: dict[str, str] = Field(default_factory=dict, description="product.category → chart name")
+    recommend_topics: list[str] = Field(
+        default_factory=lambda: ["sizing.which"],
+        description="topics answered by a size recommendation (and the general sizing answer); other sizing "
+        "topics keep their answer and add the recommendation when the buyer gave height and weight",
+    )
 
 
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]

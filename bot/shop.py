@@ -33,6 +33,7 @@ from bot.problems import Problem, errors, problem
 from bot.render import CONTEXT_VARIABLES, fill, shop_values, variables
 from bot.responses import load_templates
 from bot.segment import Segmenter
+from bot.sounds import Sounds
 
 # Names the fixed replies of config.yaml may use besides {shop.xxx}.
 REPLY_VARIABLES = frozenset(
@@ -64,16 +65,36 @@ class Shop:
     follow_up: FollowUpReader
     placeholders: Placeholders
     concepts: tuple[Concept, ...]
-    answer_words: Callable[[str], str]  # intent → everything its answers say, normalised (follow-ups)
+    sounds: Sounds
+    # (intent, topic) → everything the answers of that topic (None: the intent's own) say, normalised
+    answer_words: Callable[[str, str | None], str]
 
     def read(self, raw: str) -> tuple[Message, list[Match]]:
-        """Normalise, segment and match one text: the message as read, and the ranked matches."""
-        normalized = self.normalize(raw)
+        """Normalise, segment and match one text: the message as read, and the ranked matches. A
+        message without evidence is read once more with its words typed by sound corrected (发火)."""
+        normalized, concepts = self.normalize.read(raw)
+        message, matches = self._match(raw, normalized)
+        message = dataclasses.replace(message, concepts=concepts) if concepts else message
+        if _best(matches) >= self.policy.handoff_below:
+            return message, matches
+        corrected, heard = self.sounds.correct(message.text)
+        if not heard:
+            return message, matches
+        second, rematched = self._match(raw, corrected)
+        if _best(rematched) <= _best(matches):
+            return message, matches
+        return dataclasses.replace(second, heard=heard, concepts=concepts), rematched
+
+    def _match(self, raw: str, normalized: str) -> tuple[Message, list[Match]]:
         tokens = self.segment(normalized)
         content = self.segment.content(tokens)
         hits = self.index.search(t.text for t in content)
         matches = self.matcher.score(normalized, content, [(h.doc, h.share) for h in hits])
         return Message(raw=raw, text=normalized, tokens=tokens), matches
+
+
+def _best(matches: list[Match]) -> float:
+    return max((m.score for m in matches if not m.vetoed), default=0.0)
 
 
 def load_shop(config_path: Path, use_concepts: bool = True) -> tuple[Shop | None, list[Problem]]:
@@ -167,6 +188,7 @@ def load_shop(config_path: Path, use_concepts: bool = True) -> tuple[Shop | None
         follow_up=_follow_up_reader(lexicon, settings, normalize),
         placeholders=Placeholders(settings.placeholders),
         concepts=tuple(concepts),
+        sounds=Sounds({p.text for c in compiled for p in c.keywords} | {c.name for c in concepts}),
     )
     return shop, problems
 
@@ -189,6 +211,8 @@ def _follow_up_reader(
         accepts=words["accepts"],
         not_helpful=read(lexicon["not_helpful"]),
         announces=read(words["announces"]),
+        pointers=read(words["pointers"]),
+        money_questions=read(words["money_questions"]),
     )
 
 
@@ -212,22 +236,19 @@ def _keywords(intent: Intent, normalize: Normalizer) -> tuple[Phrase, ...]:
 
 def _answer_words(
     templates: list[Template], values: Mapping[str, str], normalize: Normalizer
-) -> Callable[[str], str]:
-    """Everything an intent's answers say, filled and normalised on first use (not at every load)."""
+) -> Callable[[str, str | None], str]:
+    """Everything the answers of an intent's topic (or its own) say, filled and normalised on first
+    use (not at every load): what a follow-up of that answer may take up."""
     by_intent = {t.intent_id: t for t in templates}
 
     @functools.cache
-    def words(intent_id: str) -> str:
+    def words(intent_id: str, topic: str | None) -> str:
         t = by_intent.get(intent_id)
         if t is None:
             return ""
-        every = (t, *t.topics.values())
+        a = t.for_topic(topic)
         return normalize(
-            " ".join(
-                fill(v, values)
-                for a in every
-                for v in (*a.variants, *(v for r in a.rules for v in r.variants))
-            )
+            " ".join(fill(v, values) for v in (*a.variants, *(v for r in a.rules for v in r.variants)))
         )
 
     return words

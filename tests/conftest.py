@@ -48,4 +48,5 @@ def shop(tmp_path: Path) -> Path:
     shutil.copy(REPO / "config.yaml", target / "config.yaml")
     shutil.copytree(REPO / "intents", target / "intents")
     shutil.copytree(REPO / "responses", target / "responses")
+    shutil.copytree(REPO / "concepts", target / "concepts")
     return target

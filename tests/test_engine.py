@@ -36,7 +36,7 @@ def test_answers_common_questions(shipped_bot: Bot, text: str, intent: str) -> N
 def test_answer_uses_shop_facts_from_config(shipped_bot: Bot) -> None:
     """Answers are filled from config.yaml; no {placeholders} reach the buyer."""
     reply = shipped_bot.reply("facts", "退货运费谁出")
-    assert "7天" in reply.text
+    assert shipped_bot.shop.values["shop.return_shipping"] in reply.text
     assert "{" not in reply.text
 
 

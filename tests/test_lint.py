@@ -26,22 +26,24 @@ def test_every_shipped_example_routes_to_its_own_intent(repo: Path) -> None:
     assert [] == [p.render() for p in lint(repo / "config.yaml")]
 
 
+def line_of(path: Path, text: str) -> int:
+    return path.read_text(encoding="utf-8").splitlines().index(text) + 1
+
+
 def test_example_stolen_names_the_thief_and_the_words(shop: Path) -> None:
-    edit(shop / "intents" / "address_change.yaml", "  - 改地址\n", "  - 改地址\n  - 开的发票错了\n")
+    path = shop / "intents" / "address_change.yaml"
+    edit(path, "examples:\n", "examples:\n  - 开的发票错了\n")
     [problem] = [p for p in lint(shop / "config.yaml") if p.code == "example-stolen"]
-    assert "intents/address_change.yaml:25:5" == str(problem.origin)
+    assert f"intents/address_change.yaml:{line_of(path, '  - 开的发票错了')}:5" == str(problem.origin)
     assert "「发票开具」(invoice)" in problem.message_zh
     assert "'发票'(intents/invoice.yaml:" in problem.message_zh  # through which words, and where they are
 
 
 def test_example_below_answer_at_names_the_rival(shop: Path) -> None:
-    edit(
-        shop / "intents" / "shipping_time.yaml",
-        "  - 什么时候发货\n",
-        "  - 什么时候发货\n  - 快递什么时候到\n",
-    )
+    path = shop / "intents" / "shipping_time.yaml"
+    edit(path, "examples:\n", "examples:\n  - 快递什么时候到\n")
     [problem] = [p for p in lint(shop / "config.yaml") if p.code == "example-unsure"]
-    assert "intents/shipping_time.yaml:6:5" == str(problem.origin)
+    assert f"intents/shipping_time.yaml:{line_of(path, '  - 快递什么时候到')}:5" == str(problem.origin)
     assert "低于 answer_at（0.75）" in problem.message_zh and "「物流查询」" in problem.message_zh
 
 
@@ -54,11 +56,12 @@ def test_counter_example_that_vetoes_an_example(shop: Path) -> None:
 
 
 def test_same_example_in_two_intents(shop: Path) -> None:
-    edit(shop / "intents" / "quality.yaml", "  - 收到是坏的\n", "  - 收到是坏的\n  - 能退货吗？\n")
+    path = shop / "intents" / "quality.yaml"
+    edit(path, "examples:\n", "examples:\n  - 能退货吗？\n")
     found = [p for p in lint(shop / "config.yaml") if p.code == "duplicate-example"]
     assert 1 == len(found)
     assert found[0].origin.file == "intents/returns.yaml"
-    assert "quality（intents/quality.yaml:6:5）" in found[0].message_zh
+    assert f"quality（intents/quality.yaml:{line_of(path, '  - 能退货吗？')}:5）" in found[0].message_zh
 
 
 def test_lint_of_one_file_reports_only_that_file(shop: Path) -> None:
@@ -78,7 +81,9 @@ def test_cli_on_a_clean_shop(shop: Path, args: list[str], exit_code: int) -> Non
 
 
 def test_cli_exit_codes_and_formats(shop: Path) -> None:
-    edit(shop / "intents" / "greeting.yaml", "  - 您好\n", "  - 您好\n  - 您好！\n")  # a warning only
+    edit(
+        shop / "intents" / "greeting.yaml", "examples:\n", "examples:\n  - 你好呀\n  - 你好呀！\n"
+    )  # a warning only
     strict = CliRunner().invoke(main, ["lint", str(shop), "--strict"])
     assert 2 == strict.exit_code
     edit(shop / "responses" / "greeting.yaml", "{shop.name}", "{shop.nmae}")  # an error

@@ -35,7 +35,9 @@ def flow(draft: TurnDraft, shop: Shop) -> TurnDraft:
             decision = Decision(action=Action.CLARIFY, intent_id=previous, confidence=0.0,
                                 prompt="not_helpful", follow_up=follow)  # fmt: skip
         return _with(draft, decision, follow, 0.0)
-    lean = shop.follow_up.lean(draft.message, previous, draft.matches, shop.answer_words(previous))
+    lean = shop.follow_up.lean(
+        draft.message, previous, draft.matches, shop.answer_words(previous, state.answered_topic)
+    )
     if lean is None:
         return draft  # no follow-up form, or something left that the last topic does not explain
     follow = lean.follow

@@ -22,9 +22,16 @@ def flow(draft: TurnDraft, shop: Shop) -> TurnDraft:
     if draft.measured.weight_kg:
         slots["weight_kg"] = f"{draft.measured.weight_kg:g}"
     text, wanted = size_reply(slots, chart(shop, draft.values), shop.settings.replies, draft.values)
-    return dataclasses.replace(
-        draft, slots=slots, reply_text=text, asked=Asked(wanted) if wanted else draft.asked
-    )
+    if decision.topic is None or decision.topic in shop.settings.recommend_topics:
+        return dataclasses.replace(
+            draft, slots=slots, reply_text=text, asked=Asked(wanted) if wanted else draft.asked
+        )
+    # Another sizing topic (the size chart, changing the size on an order): its own answer, and the
+    # size after it when this message gave what a recommendation needs.
+    measured = draft.measured.height_cm or draft.measured.weight_kg
+    if not measured or wanted or text is None:
+        return draft
+    return dataclasses.replace(draft, slots=slots, extra=(*draft.extra, text))
 
 
 def chart(shop: Shop, values: Mapping[str, str]) -> tuple[SizeBand, ...]:

@@ -75,6 +75,12 @@ def load_intent(path: Path, shown: str) -> tuple[Intent | None, list[Problem]]:
         patterns.append(Pattern(regex=shape.regex, weight=shape.weight, origin=where))
     topics, examples, keywords, found = _topics(parsed, document, shown)
     problems += found
+    default = f"{parsed.id}.{parsed.default_topic}" if parsed.default_topic else None
+    if default is not None and default not in {t.id for t in topics}:
+        known = ", ".join(t.id.split(".", 1)[1] for t in topics) or "-"
+        where = yamlfile.origin_of(document, "default_topic")
+        problems.append(problem("unknown-default-topic", where, topic=parsed.default_topic, known=known))
+        default = None
     intent = Intent(
         id=parsed.id,
         title=parsed.title,
@@ -101,6 +107,7 @@ def load_intent(path: Path, shown: str) -> tuple[Intent | None, list[Problem]]:
         secondary=parsed.secondary,
         origin=Origin(file=shown, line=1, column=1),
         topics=topics,
+        default_topic=default,
     )
     return intent, problems
 

@@ -190,7 +190,9 @@ class Matcher:
                     vetoed=bool(vetoes),
                     secondary=compiled.intent.secondary,
                     evidence=tuple(evidence),
-                    topic=_topic(intent_id, topic_miss, near_topic) if compiled.intent.topics else None,
+                    topic=(_topic(intent_id, topic_miss, near_topic) or compiled.intent.default_topic)
+                    if compiled.intent.topics
+                    else None,
                 )
             )
         matches.sort(key=lambda m: (-m.score, -m.coverage, self._position[m.intent_id]))
@@ -203,7 +205,7 @@ def _topic(
     nearest: dict[tuple[str, str | None], tuple[float, ExampleEntry]],
 ) -> str | None:
     """The intent's topic with the strongest evidence (its keywords and its nearest example, noisy-or);
-    None, the general answer, when the general examples are nearer or no topic has evidence."""
+    None when no topic has evidence."""
     scores = dict.fromkeys(keyword_miss, 0.0)
     scores.setdefault(None, 0.0)
     scores.update({topic: 0.0 for i, topic in nearest if i == intent_id})
@@ -211,7 +213,8 @@ def _topic(
     for topic in scores:
         sim = nearest.get((intent_id, topic), (0.0,))[0]
         example = max(0.0, (sim - EXAMPLE_FLOOR) / (1 - EXAMPLE_FLOOR))
-        score = 1 - keyword_miss.get(topic, 1.0) * (1 - example) if topic is not None else example
+        # The general examples win only where no topic has evidence of its own.
+        score = 1 - keyword_miss.get(topic, 1.0) * (1 - example) if topic is not None else 0.0
         if score > best_score or (score == best_score and score > 0 and best is None):
             best, best_score = topic, score
     return best

@@ -149,6 +149,7 @@ class Intent:
     secondary: bool
     origin: Origin
     topics: tuple[Topic, ...] = ()
+    default_topic: str | None = None  # answered when the message names no topic of the intent
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -186,6 +187,20 @@ class Template:
 
     def for_topic(self, topic: str | None) -> Template:
         return self.topics.get(topic, self) if topic is not None else self
+
+    def answers_of(
+        self, topic: str | None, values: Mapping[str, str], today: date
+    ) -> tuple[tuple[str, ...], AnswerRule | None]:
+        """A topic's variants: those of its first rule that holds, else those of the intent's first
+        rule on the order that holds (an order already refunding is answered so whatever the topic;
+        a rule on dates only, a sale, stays with its own answers), else its own."""
+        own = self.for_topic(topic)
+        variants, rule = own.answers_for(values, today)
+        if rule is None and own is not self:
+            for general in self.rules:
+                if general.when and general.holds(values, today):
+                    return general.variants, general
+        return variants, rule
 
     def answers_for(
         self, values: Mapping[str, str], today: date

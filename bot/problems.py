@@ -175,6 +175,13 @@ CATALOGUE: dict[str, tuple[Severity, str, str, str, str]] = {
         "Topic {topic} is defined twice (also at {other}).",
         "merge the phrasings into one topic or give one of them another id.",
     ),
+    "unknown-default-topic": (
+        Severity.ERROR,
+        "default_topic 写的是 {topic}，但这个意图没有这个知识点（有：{known}）。",
+        "改成 topics: 里的某个 id，或删掉 default_topic。",
+        "default_topic is {topic}, which is no topic of this intent (it has: {known}).",
+        "use the id of one of its topics, or remove default_topic.",
+    ),
     "topic-without-answer": (
         Severity.ERROR,
         "知识点 {topic} 在 responses/{intent}.yaml 里没有回答，买家问到它时没有话可说。",

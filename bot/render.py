@@ -104,7 +104,7 @@ def compose(
     )
     template = templates.get(decision.intent_id or "")
     if own_answer and template is not None:
-        variants, rule = template.for_topic(decision.topic).answers_for(values, today)
+        variants, rule = template.answers_of(decision.topic, values, today)
         variant = choose(usable(variants, values), session_id, turn)
         return fill(variant, values), variant, rule
     if decision.prompt is not None:

@@ -78,6 +78,11 @@ class IntentFile(_Shape):
         default_factory=list,
         description="知识点: the sub-questions of this intent, each answered by its own answers in responses/",
     )
+    default_topic: str | None = Field(
+        default=None,
+        description="the topic answered when a message names the intent but none of its topics "
+        "(the most common sub-question); without it such a message gets the intent's own answers",
+    )
 
     @field_validator("keywords")
     @classmethod

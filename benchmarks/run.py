@@ -495,7 +495,7 @@ def write_results(
         "",
         "## Matching, per message, in process",
         "",
-        "Latency of `Bot.respond` (normalise, jieba, index, match, decide, render) over the 417 messages of",
+        f"Latency of `Bot.respond` (normalise, concepts, jieba, index, match, flows, render) over the {len(labelled(DEV))} messages of",
         "`tests/data/dev.jsonl`; accuracy as `bot eval` counts it (resolved of in-scope / wrong of all), on that set",
         "and on the real buyers' dev set. Generated shops are the shipped shop plus generated distractor intents.",
         "",

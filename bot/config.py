@@ -87,6 +87,7 @@ class Settings:
     recommend_topics: frozenset[str]
     follow_up: FollowUpWeights
     placeholders: Mapping[str, str]  # what a chat platform inserts ([图片]) → the kind of message
+    sound_alike: bool  # words typed by sound read as the shop's keywords (bot/sounds.py)
 
 
 def load_settings(path: Path) -> Settings:
@@ -156,6 +157,7 @@ def read_settings(path: Path) -> tuple[Settings | None, list[Problem]]:
             questions=tuple(parsed.follow_up.questions),
         ),
         placeholders=MappingProxyType(dict(parsed.language.placeholders)),
+        sound_alike=parsed.language.sound_alike,
         service=ServiceSettings(
             utc_offset_hours=parsed.service.utc_offset,
             open_minute=_minutes(parsed.service.open),

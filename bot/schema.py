@@ -161,6 +161,11 @@ class Language(_Shape):
         default_factory=dict, description="buyer word → standard word, added to the built-in map"
     )
     words: list[str] = Field(default_factory=list, description="extra dictionary words for segmentation")
+    sound_alike: bool = Field(
+        default=False,
+        description="read a word typed by sound (发飘 for 发票) as the shop's keyword, for messages with no "
+        "other evidence; off by default: on the shipped shop it added wrong answers and resolved no more",
+    )
     placeholders: dict[str, PlaceholderKind] = Field(
         default_factory=lambda: dict(PLACEHOLDERS),
         description="what the chat platform inserts for a non-text message → its kind",

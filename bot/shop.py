@@ -69,13 +69,14 @@ class Shop:
     # (intent, topic) → everything the answers of that topic (None: the intent's own) say, normalised
     answer_words: Callable[[str, str | None], str]
 
-    def read(self, raw: str) -> tuple[Message, list[Match]]:
+    def read(self, raw: str, sounds: bool = True) -> tuple[Message, list[Match]]:
         """Normalise, segment and match one text: the message as read, and the ranked matches. A
-        message without evidence is read once more with its words typed by sound corrected (发火)."""
+        message without evidence is read once more with its words typed by sound corrected (发火),
+        unless `sounds` is False (a piece of a message)."""
         normalized, concepts = self.normalize.read(raw)
         message, matches = self._match(raw, normalized)
         message = dataclasses.replace(message, concepts=concepts) if concepts else message
-        if _best(matches) >= self.policy.handoff_below:
+        if not sounds or _best(matches) >= self.policy.handoff_below:
             return message, matches
         corrected, heard = self.sounds.correct(message.text)
         if not heard:
@@ -188,7 +189,11 @@ def load_shop(config_path: Path, use_concepts: bool = True) -> tuple[Shop | None
         follow_up=_follow_up_reader(lexicon, settings, normalize),
         placeholders=Placeholders(settings.placeholders),
         concepts=tuple(concepts),
-        sounds=Sounds({p.text for c in compiled for p in c.keywords} | {c.name for c in concepts}),
+        sounds=Sounds(
+            {p.text for c in compiled for p in c.keywords} | {c.name for c in concepts}
+            if settings.sound_alike
+            else ()
+        ),
     )
     return shop, problems
 

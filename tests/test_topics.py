@@ -176,9 +176,16 @@ def test_lint_reports_a_concept_nothing_uses_and_one_that_steals_an_example(shop
 # --- words typed by sound -----------------------------------------------------------------------
 
 
-def test_a_word_typed_by_sound_is_read_as_the_shop_s_word_only_without_other_evidence(
-    shipped_bot: Bot,
-) -> None:
+def test_a_word_typed_by_sound_is_read_as_the_shop_s_word_only_without_other_evidence(shop: Path) -> None:
+    config = shop / "config.yaml"
+    assert "能开发飘→能开发票" not in str(
+        ask(Bot.from_config(config), "能开发飘吗").evidence
+    )  # off by default
+    config.write_text(
+        config.read_text(encoding="utf-8").replace("sound_alike: false", "sound_alike: true"),
+        encoding="utf-8",
+    )
+    shipped_bot = Bot.from_config(config)
     typo = ask(shipped_bot, "能开发飘吗")
     assert ("invoice", Action.ANSWER) == (typo.intent, typo.action)
     assert ("sound", "能开发飘→能开发票") in {(e.kind, e.detail) for e in typo.evidence}

@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 from bot.http import create_app
 from bot.storage.memory import MemoryStore
 
-
 # How long to wait for the watcher (a wait, not a speed claim: reload time is in benchmarks/).
 WAIT = 10.0
 

@@ -51,6 +51,10 @@ def flow(draft: TurnDraft, shop: Shop) -> TurnDraft:
     asking = [asks(piece) for piece in pieces]
     # A piece that asks nothing can still ask for a person (转人工), if the message names one.
     person_named = bool(named & policy.handoff_intents)
+    if confident and not person_named and len(draft.message.text) > MAX_LISTED:
+        return draft  # answered as a whole, and too long to be a list of questions
+    if not any(asking) and not person_named:
+        return draft  # nothing here asks: no piece can be answered
     read: dict[int, Decision | None] = {}
     for i, piece in enumerate(pieces):
         if asking[i] or person_named:
@@ -97,8 +101,6 @@ def flow(draft: TurnDraft, shop: Shop) -> TurnDraft:
         return draft
     if len(answered) > 1 and len(draft.message.text) > MAX_LISTED:
         answered = answered[:1]
-        if confident:
-            return draft
     if len(answered) == 1 and any(d.intent_id != answered[0].intent_id for _, d in parts):
         return draft  # one clear question among others that are not: still unclear
     answered = answered[:MAX_ANSWERS]
@@ -112,7 +114,7 @@ def _decide(piece: str, named: set[str], shop: Shop) -> Decision | None:
     """A piece on its own terms, if it is about an intent the whole message names. A piece answered
     without a word of its own for that intent (「会发到哪里」, only an example's likeness) is
     kept as not confident: it leans on the pieces before it."""
-    message, matches = shop.read(piece)
+    message, matches = shop.read(piece, sounds=False)
     decision = decide(matches, False, 0, shop.policy)
     if not message.text or decision.intent_id not in named:
         return None

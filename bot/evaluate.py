@@ -173,6 +173,14 @@ def _figures(outcomes: list[Outcome]) -> dict[str, float]:
         "clarified": _ratio(sum(o.reply.action is Action.CLARIFY for o in outcomes), n),
         "handed_off": _ratio(sum(o.reply.action in (Action.HANDOFF, Action.HUMAN) for o in outcomes), n),
         "clarified_right": _ratio(sum(_offered_right(o) for o in clarified), len(clarified)),
+        # in scope, and either answered right or asked a question that offered the right intent
+        "resolved_or_offered": _ratio(
+            sum(
+                o.verdict is Verdict.RESOLVED or (o.reply.action is Action.CLARIFY and _offered_right(o))
+                for o in in_scope
+            ),
+            len(in_scope),
+        ),
         "topic_right": _ratio(sum(_topic_right(o) for o in topical), len(topical)),
         "topic_labelled": len(topical),
     }

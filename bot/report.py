@@ -196,7 +196,7 @@ def reliability_rows(reliability: dict[str, Any]) -> list[str]:
 def _figures_line(row: dict[str, Any]) -> str:
     return (
         f"resolved {row['resolved']:.1%}  wrong {row['wrong']:.1%}  deferred {row['deferred']:.1%}"
-        f"  clarified_right {row['clarified_right']:.1%}"
+        f"  clarified_right {row['clarified_right']:.1%}  resolved_or_offered {row['resolved_or_offered']:.1%}"
         + (f"  topic_right {row['topic_right']:.1%}" if row.get("topic_labelled") else "")
         + f"  (n={row['n']})"
     )

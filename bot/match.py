@@ -142,12 +142,16 @@ class Matcher:
             kw_miss = 1.0
             topic_miss: dict[str | None, float] = {}
             covered = [False] * len(text)
+            counted: set[str] = set()
             for source, weight, start, end, kind, origin in found.get(intent_id, []):
+                covered[start:end] = [True] * (end - start)
+                detail = source.text if source is not None else kind
+                if detail in counted:
+                    continue  # a word said twice (看有没有问题…没有问题) is one piece of evidence
+                counted.add(detail)
                 kw_miss *= 1 - weight
                 if source is not None and source.topic is not None:
                     topic_miss[source.topic] = topic_miss.get(source.topic, 1.0) * (1 - weight)
-                covered[start:end] = [True] * (end - start)
-                detail = source.text if source is not None else kind
                 evidence.append(
                     Evidence(
                         kind=EvidenceKind.KEYWORD if source else EvidenceKind.PATTERN,

@@ -134,3 +134,11 @@ def test_the_library_call_takes_the_same_turn_path_as_http() -> None:
     assert (Action.HANDOFF, Action.HUMAN) == (handed.action, held.action)
     assert ["转人工", "什么时候发货"] == [t.message for t in store.transcript("lib")]
     assert 1 == len(store.tickets())
+
+
+def test_a_word_said_twice_is_one_piece_of_evidence(shipped_bot: Bot) -> None:
+    """「看看有没有问题，没有问题就好评」 repeats 有问题 inside 没有问题: saying a word twice adds nothing."""
+    _, once, _ = shipped_bot.understand("运费险")
+    _, twice, _ = shipped_bot.understand("运费险 运费险")
+    assert once[0].intent_id == twice[0].intent_id
+    assert once[0].keyword_score == twice[0].keyword_score

@@ -312,7 +312,13 @@ def create_app(
     def intents() -> list[dict[str, Any]]:
         bot = state["bot"]
         return [
-            {"id": i.id, "title": i.title, "examples": len(i.examples), "handoff": i.handoff}
+            {
+                "id": i.id,
+                "title": i.title,
+                "examples": len(i.examples),
+                "handoff": i.handoff,
+                "topics": [{"id": t.id, "title": t.title} for t in i.topics],
+            }
             for i in bot.shop.intents.intents
         ]
 

@@ -217,3 +217,23 @@ def test_openapi_page_has_the_chat_example(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert "/v1/chat" in spec["paths"]
     assert "亲，啥时候发货呀？" in str(spec["components"]["schemas"]["ChatRequest"])
+
+
+def test_the_reply_names_its_topic_and_each_part_of_a_two_question_message(client: TestClient) -> None:
+    fee = chat(client, "退货运费谁出", session="t1")
+    assert ("returns", "returns.shipping_fee") == (fee["intent"], fee["topic"])
+    two = chat(client, "有货吗 包邮吗", session="t2")
+    assert [("stock", "answer"), ("promotion", "answer")] == [
+        (p["intent"], p["action"]) for p in two["parts"]
+    ]
+    transcript = client.get("/v1/sessions/t1").json()["turns"]
+    assert "returns.shipping_fee" == transcript[-1]["topic"]
+    shop = {i["id"]: i for i in client.get("/v1/intents").json()}
+    assert {"id": "returns.shipping_fee", "title": "退货运费谁出"} in shop["returns"]["topics"]
+
+
+def test_a_handoff_keeps_the_other_question_in_the_ticket(client: TestClient) -> None:
+    handoff = chat(client, "什么时候发货 转人工", session="t3")
+    assert "handoff" == handoff["action"]
+    [ticket] = [t for t in client.get("/v1/handoffs").json() if t["session_id"] == "t3"]
+    assert ["什么时候发货"] == ticket["questions"]

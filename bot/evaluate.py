@@ -236,24 +236,33 @@ def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def read_topics(path: Path) -> dict[str, str]:
-    """A topic label file: JSON lines {"sha": text_key(text), "topic": "intent.topic" or null}."""
-    topics = {}
+def _rows(path: Path, keys: tuple[str, str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The JSON objects of a JSON-lines file that hold both `keys`, with their line numbers."""
+    shape = "{" + ", ".join(f'"{k}": …' for k in keys) + "}"
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
-                key, topic = row["sha"], row["topic"]
+                missing = [key for key in keys if key not in row]
+                if missing:
+                    raise KeyError(missing[0])
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 raise DataError(
-                    f'{path}:{number}: 这一行不是 {{"sha": …, "topic": …}} 形式的 JSON '
-                    f"(line is not a JSON object with sha and topic: {exc})"
+                    f"{path}:{number}: 这一行不是 {shape} 形式的 JSON "
+                    f"(line is not a JSON object with {' and '.join(keys)}: {exc})"
                 ) from exc
-            if isinstance(key, str) and isinstance(topic, str):
-                topics[key] = topic
-    return topics
+            yield number, row
+
+
+def read_topics(path: Path) -> dict[str, str]:
+    """A topic label file: JSON lines {"sha": text_key(text), "topic": "intent.topic" or null}."""
+    return {
+        row["sha"]: row["topic"]
+        for _, row in _rows(path, ("sha", "topic"))
+        if isinstance(row["sha"], str) and isinstance(row["topic"], str)
+    }
 
 
 def with_topics(items: Iterable[Labelled], topics: Mapping[str, str]) -> list[Labelled]:
@@ -266,33 +275,23 @@ def with_topics(items: Iterable[Labelled], topics: Mapping[str, str]) -> list[La
 
 
 def read_labelled(path: Path) -> Iterator[Labelled]:
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                text, intent = row["text"], row["intent"]
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise DataError(
-                    f'{path}:{number}: 这一行不是 {{"text": …, "intent": …}} 形式的 JSON '
-                    f"(line is not a JSON object with text and intent: {exc})"
-                ) from exc
-            if not isinstance(text, str) or not isinstance(intent, str):
-                raise DataError(
-                    f"{path}:{number}: text 和 intent 必须是文字 (text and intent must be strings)"
-                )
-            alt, after, topic = row.get("alt"), row.get("after", []), row.get("topic")
-            if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
-                raise DataError(f"{path}:{number}: after 必须是文字的列表 (after must be a list of strings)")
-            yield Labelled(
-                text=text,
-                intent=intent,
-                alt=alt if isinstance(alt, str) else None,
-                line=number,
-                after=tuple(after),
-                topic=topic if isinstance(topic, str) else None,
+    for number, row in _rows(path, ("text", "intent")):
+        text, intent = row["text"], row["intent"]
+        if not isinstance(text, str) or not isinstance(intent, str):
+            raise DataError(
+                f"{path}:{number}: text 和 intent 必须是文字 (text and intent must be strings)"
             )
+        alt, after, topic = row.get("alt"), row.get("after", []), row.get("topic")
+        if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
+            raise DataError(f"{path}:{number}: after 必须是文字的列表 (after must be a list of strings)")
+        yield Labelled(
+            text=text,
+            intent=intent,
+            alt=alt if isinstance(alt, str) else None,
+            line=number,
+            after=tuple(after),
+            topic=topic if isinstance(topic, str) else None,
+        )
 
 
 def evaluate(bot: Bot, items: Iterable[Labelled], after: tuple[str, ...] = ()) -> EvalReport:

@@ -89,3 +89,15 @@ def test_evaluating_twice_with_one_bot_gives_the_same_result(repo: Path) -> None
     bot = Bot.from_config(repo / "config.yaml")
     rows = list(read_labelled(repo / "tests" / "data" / "dev.jsonl"))
     assert evaluate(bot, rows).to_dict() == evaluate(bot, rows).to_dict()
+
+
+def test_topic_labels_are_joined_by_text_hash_and_a_broken_line_says_where(tmp_path: Path) -> None:
+    from bot.evaluate import DataError, read_topics, text_key, with_topics
+
+    labels = tmp_path / "topics.jsonl"
+    labels.write_text(json.dumps({"sha": text_key("运费谁出"), "topic": "returns.shipping_fee"}) + "\n")
+    [item] = with_topics([Labelled(text="运费谁出", intent="returns", alt=None, line=1)], read_topics(labels))
+    assert "returns.shipping_fee" == item.topic
+    labels.write_text('{"sha": "ab"}\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"topics.jsonl:1: "):
+        read_topics(labels)

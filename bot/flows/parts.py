@@ -2,9 +2,11 @@
 message order, at most two; a part that asks for a person hands the whole message off, and the
 other part goes into the ticket. A greeting or thanks beside a question is no part of its own.
 
-Only a message whose own matches already name two intents is cut, and only parts that ask
-(bot/parts.py `asks`) are answered beside the message's own answer: one question in several
-sentences (「你好，我昨天买的，什么时候发货」, 「还没发货吧 帮我改个地址」) stays one question.
+A message answered as a whole is cut only when its own matches name two intents and it is short
+enough to be a list (MAX_LISTED); only parts that ask (bot/parts.py `asks`) with a word of their own
+are answered beside the message's own answer: one question in several sentences (「你好，我昨天买
+的，什么时候发货」, 「还没发货吧 帮我改个地址」) stays one question. A message not answered as a whole
+may be answered by the one clear question among its sentences, when no other part reads otherwise.
 """
 
 from __future__ import annotations

@@ -128,16 +128,14 @@ class Bot:
             for typed_as, word in message.heard
         )
         values |= {"order_number": draft.slots.get("order_number", "")}
-        reply_text, variant, rule = compose(
-            decision, self.shop.intents.templates, settings.replies, values, self.title,
-            session_id=session.key, turn=turn, today=hours.local(at, settings.service).date(),
-        )  # fmt: skip
-        for also in draft.also:  # a message that asked two things: the second answer after the first
-            text_also, _, _ = compose(
-                also, self.shop.intents.templates, settings.replies, values, self.title,
-                session_id=session.key, turn=turn, today=hours.local(at, settings.service).date(),
-            )  # fmt: skip
-            reply_text += "\n" + text_also
+        today = hours.local(at, settings.service).date()
+        composed = [
+            compose(d, self.shop.intents.templates, settings.replies, values, self.title,
+                    session_id=session.key, turn=turn, today=today)
+            for d in (decision, *draft.also)  # a message that asked two things: its answers in order
+        ]  # fmt: skip
+        reply_text, variant, rule = composed[0]
+        reply_text = "\n".join(text for text, _, _ in composed)
         if draft.reply_text is not None:
             reply_text, variant = draft.reply_text, None
         reply_text = "\n".join((reply_text, *draft.extra))

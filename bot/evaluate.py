@@ -278,9 +278,7 @@ def read_labelled(path: Path) -> Iterator[Labelled]:
     for number, row in _rows(path, ("text", "intent")):
         text, intent = row["text"], row["intent"]
         if not isinstance(text, str) or not isinstance(intent, str):
-            raise DataError(
-                f"{path}:{number}: text 和 intent 必须是文字 (text and intent must be strings)"
-            )
+            raise DataError(f"{path}:{number}: text 和 intent 必须是文字 (text and intent must be strings)")
         alt, after, topic = row.get("alt"), row.get("after", []), row.get("topic")
         if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
             raise DataError(f"{path}:{number}: after 必须是文字的列表 (after must be a list of strings)")

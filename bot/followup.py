@@ -17,10 +17,10 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from bot import asking
 from bot.model import Evidence, EvidenceKind, FollowUp, Match, Message, Token
 
 _EDGES = " ?？。.!！~～，,、…"
-_ASKS = re.compile(r"[吗么嘛?？][\s~～!！]*$")
 # The last topic's own evidence explains the rest of a follow-up from this score on, fully from
 # EVIDENCE_FULL on ("运费谁出" after returns: 运费 is returns' too).
 EVIDENCE_FLOOR = 0.2
@@ -106,7 +106,7 @@ class FollowUpReader:
         rest = "".join(pieces)
         if len(rest) > MAX_REST or (kind is None and not rest):
             return None
-        asks = tail is not None or len(words) > (lead is not None) or bool(_ASKS.search(text))
+        asks = tail is not None or len(words) > (lead is not None) or asking.asks(text[start:end])
         return Form(form=kind or "value", words=tuple(words), rest=rest, asks=asks)
 
     def value_of(self, rest: str, intent_id: str) -> str | None:

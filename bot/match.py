@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 
 from bot.model import Evidence, EvidenceKind, Intent, Match, Origin, Token
+from bot.phrases import Phrases
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,13 +71,8 @@ class Matcher:
         for phrase in phrases:
             by_text.setdefault(phrase.text, []).append(phrase)
         self._keywords = by_text
-        # The keyword lengths for each first character, longest first: at every position the longest
-        # keyword starting there is found by a few dict lookups, so overlapping ones ("穿什么" and
-        # "什么码") both count, and a thousand keywords cost what ten do.
-        lengths: dict[str, set[int]] = {}
-        for word in by_text:
-            lengths.setdefault(word[0], set()).add(len(word))
-        self._lengths = {first: sorted(ls, reverse=True) for first, ls in lengths.items()}
+        # The longest keyword at every position, so overlapping ones ("穿什么" and "什么码") both count.
+        self._phrases = Phrases(by_text)
 
     def score(
         self, text: str, content: Sequence[Token], candidates: Sequence[tuple[int, float]]
@@ -84,20 +80,15 @@ class Matcher:
         """Ranked matches (best first) for normalised `text`, its meaningful tokens and candidate examples."""
         found: dict[str, list[tuple[Phrase | None, float, int, int, str, Origin]]] = {}
         end = 0
-        keywords, lengths = self._keywords, self._lengths
         for start in range(len(text)):
-            for size in lengths.get(text[start], ()):
-                word = text[start : start + size]
-                if len(word) != size or word not in keywords:
-                    continue
-                stop = start + size
-                if stop > end:  # not inside a longer keyword: "运费" in "退货运费" is no evidence of its own
-                    end = stop
-                    for phrase in keywords[word]:
-                        found.setdefault(phrase.intent_id, []).append(
-                            (phrase, phrase.weight, start, stop, "keyword", phrase.origin)
-                        )
-                break
+            word = self._phrases.longest_at(text, start)
+            if word is None or start + len(word) <= end:
+                continue  # none, or inside a longer keyword: "运费" in "退货运费" is no evidence of its own
+            end = start + len(word)
+            for phrase in self._keywords[word]:
+                found.setdefault(phrase.intent_id, []).append(
+                    (phrase, phrase.weight, start, end, "keyword", phrase.origin)
+                )
         for compiled in self._with_patterns:
             for regex, weight, origin in compiled.patterns:
                 hit = regex.search(text)
@@ -140,7 +131,7 @@ class Matcher:
                 if similarity(text, c.text, COUNTER_SIMILARITY) >= COUNTER_SIMILARITY
             ]
             kw_miss = 1.0
-            topic_miss: dict[str | None, float] = {}
+            topic_miss: dict[str, float] = {}
             covered = [False] * len(text)
             counted: set[str] = set()
             for source, weight, start, end, kind, origin in found.get(intent_id, []):
@@ -205,21 +196,18 @@ class Matcher:
 
 def _topic(
     intent_id: str,
-    keyword_miss: dict[str | None, float],
+    keyword_miss: dict[str, float],
     nearest: dict[tuple[str, str | None], tuple[float, ExampleEntry]],
 ) -> str | None:
     """The intent's topic with the strongest evidence (its keywords and its nearest example, noisy-or);
-    None when no topic has evidence."""
-    scores = dict.fromkeys(keyword_miss, 0.0)
-    scores.setdefault(None, 0.0)
-    scores.update({topic: 0.0 for i, topic in nearest if i == intent_id})
+    None when no topic has evidence (the intent's general examples never pick one)."""
+    topics = dict.fromkeys([*keyword_miss, *(t for i, t in nearest if i == intent_id and t is not None)])
     best, best_score = None, 0.0
-    for topic in scores:
+    for topic in topics:
         sim = nearest.get((intent_id, topic), (0.0,))[0]
         example = max(0.0, (sim - EXAMPLE_FLOOR) / (1 - EXAMPLE_FLOOR))
-        # The general examples win only where no topic has evidence of its own.
-        score = 1 - keyword_miss.get(topic, 1.0) * (1 - example) if topic is not None else 0.0
-        if score > best_score or (score == best_score and score > 0 and best is None):
+        score = 1 - keyword_miss.get(topic, 1.0) * (1 - example)
+        if score > best_score:
             best, best_score = topic, score
     return best
 

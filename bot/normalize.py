@@ -13,6 +13,8 @@ from collections.abc import Mapping
 
 import opencc
 
+from bot.phrases import Phrases
+
 # [微笑] [哭泣] 表情 codes of Taobao/QQ, JD's #E-s12 codes and /:xxx smiley codes.
 _EMOTICON = re.compile(r"\[[\u4e00-\u9fffA-Za-z]{1,4}\]|#E-[a-z]\d+|/:[a-zA-Z!?<>@*()^~]{1,6}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]")
@@ -91,19 +93,14 @@ class Normalizer:
 
 class _Replacer:
     """Replaces the keys of a mapping found in a text, the longest key at each position, left to
-    right. Latin keys match only as whole latin words (one small regex); the others are looked up by
-    their first character in a dict, which costs the same for three thousand keys as for thirty."""
+    right. Latin keys match only as whole latin words (one small regex); the others through `Phrases`."""
 
     def __init__(self, mapping: Mapping[str, str]) -> None:
         self._map = dict(mapping)
         latin = sorted((k for k in mapping if _LATIN_KEY.fullmatch(k)), key=len, reverse=True)
         alternatives = "|".join(re.escape(k) for k in latin)
         self._latin = re.compile(rf"(?<![a-z0-9])(?:{alternatives})(?![a-z0-9])") if latin else None
-        lengths: dict[str, set[int]] = {}
-        for key in mapping:
-            if key not in latin:
-                lengths.setdefault(key[0], set()).add(len(key))
-        self._lengths = {first: sorted(ls, reverse=True) for first, ls in lengths.items()}
+        self._phrases = Phrases(k for k in mapping if k not in latin)
 
     def __bool__(self) -> bool:
         return bool(self._map)
@@ -119,21 +116,16 @@ class _Replacer:
                 found.append((m.group(0), self._map[m.group(0)]))
                 last = m.end()
             text = "".join(pieces) + text[last:]
-        lengths, mapping = self._lengths, self._map
         out: list[str] = []
         i = last = 0
-        end = len(text)
-        while i < end:
-            for size in lengths.get(text[i], ()):
-                word = text[i : i + size]
-                if word in mapping and len(word) == size:
-                    out += [text[last:i], mapping[word]]
-                    found.append((word, mapping[word]))
-                    i += size
-                    last = i
-                    break
-            else:
+        while i < len(text):
+            word = self._phrases.longest_at(text, i)
+            if word is None:
                 i += 1
+                continue
+            out += [text[last:i], self._map[word]]
+            found.append((word, self._map[word]))
+            i = last = i + len(word)
         if not out:
             return text, found
         out.append(text[last:])

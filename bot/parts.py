@@ -15,21 +15,8 @@ _AFTER_PARTICLE = re.compile(r"(?:(?<=[吗呢嘛])|(?<=[^什怎那这多要干]�
 _BEFORE_LEAD = re.compile(r"(?<=[\u4e00-\u9fff])(?=另外|顺便|再问)")
 # More pieces than this is a story told in commas, not a list of questions.
 MAX_PARTS = 6
-# A piece that asks: a question particle or mark, a question word, an A-not-A question. 「还没发货吧」
-# and 「已经付款了」 tell the situation; they are no question of their own.
-_ASKS = re.compile(
-    r"[吗嘛么呢?？]|什么|怎么|怎样|咋|多久|多少|多长|多大|(?<![没好十])几|哪|谁|啥|是否|能否|可否"
-    r"|([\u4e00-\u9fff])[不没]\1|[没不]$|了没|^(能|可以|可否|会不会)"
-)
-
-
 # A piece that points back (这个货什么时候能到) asks about what an earlier piece said.
 _POINTS_BACK = re.compile(r"这个|那个|这款|那款|这件|那件|它")
-
-
-def asks(piece: str) -> bool:
-    """Does a piece ask something (rather than tell the situation)?"""
-    return _ASKS.search(piece) is not None
 
 
 def points_back(piece: str) -> bool:

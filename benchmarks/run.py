@@ -239,8 +239,8 @@ def cold_start() -> dict[str, float]:
                        capture_output=True)  # fmt: skip
         times[label] = time.perf_counter() - started
     code = (
-        "import time; t=time.perf_counter(); import bot.cli; i=time.perf_counter()-t; "
-        "from bot.segment import _base_dictionary; t=time.perf_counter(); _base_dictionary(); d=time.perf_counter()-t; "
+        "import time; t=time.perf_counter(); import bot.faces.cli; i=time.perf_counter()-t; "
+        "from bot.stages.segment import _base_dictionary; t=time.perf_counter(); _base_dictionary(); d=time.perf_counter()-t; "
         "import sys; from bot import Bot; t=time.perf_counter(); Bot.from_config(sys.argv[1]); "
         "c=time.perf_counter()-t; print(i, d, c)"
     )
@@ -410,7 +410,7 @@ Measured with cProfile, line_profiler and py-spy on this machine while writing t
   request ever reaches the app, so no in-app bound can help. The uvloop row above shows the same
   effect on /v1/chat, smaller now that a request is shorter. asyncio's own weakness with
   `--workers 2` (accepted sockets without TCP_NODELAY: ~44 ms per keep-alive request) is fixed by
-  setting TCP_NODELAY on every accepted connection (`bot.asgi.NoDelayHttpTools`).
+  setting TCP_NODELAY on every accepted connection (`bot.faces.http.asgi.NoDelayHttpTools`).
 - **p99 at 64 connections with one worker.** 64 connections always waiting on one process make
   the mean latency 64 / throughput (Little's law): at ~1300 req/s that is ~50 ms before any
   variation, so a p99 of 50 ms would need every request to take the same time. The `def` echo misses

@@ -12,12 +12,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bot.engine import Bot
     from bot.model import Action, Candidate, Evidence, HandoffReason, Origin, Reply
     from bot.problems import LoadError, Problem
+    from bot.service import Bot
 
-# Imported on first use, so that `bot.cli` can set up the process before the engine loads.
-_HOMES = {"Bot": "bot.engine", "LoadError": "bot.problems", "Problem": "bot.problems"}
+# Imported on first use, so that `bot.faces.cli` can set up the process before the engine loads.
+_HOMES = {"Bot": "bot.service", "LoadError": "bot.problems", "Problem": "bot.problems"}
 
 
 def __getattr__(name: str) -> Any:

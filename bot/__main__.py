@@ -9,7 +9,7 @@ def main() -> None:
     # The command uses no pydantic plugins, and looking for them (reading every installed package's
     # entry points) would cost ~30 ms of every start; a caller may still set the variable.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    from bot.cli import main as command
+    from bot.faces.cli import main as command
 
     command()
 

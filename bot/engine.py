@@ -1,4 +1,4 @@
-"""`Bot`: loads a shop once, then runs normalise → segment → match → flows → render per message."""
+"""`Engine`: a loaded shop's pure turn: normalise → segment → match → flows → render, no I/O."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Self
 
-from bot import extract, flows, hours
-from bot.conversation import Conversations
+from bot import flows
 from bot.flows.draft import TurnDraft
 from bot.model import (
     Action,
@@ -27,10 +26,9 @@ from bot.model import (
     topic_of,
 )
 from bot.problems import LoadError
-from bot.render import compose, fill
 from bot.shop import Shop, load_shop
-from bot.storage import Store
-from bot.storage.memory import MemoryStore
+from bot.stages import extract, hours
+from bot.stages.render import compose, fill
 
 # Messages longer than this are cut before matching: no question needs more, and cost stays bounded.
 MAX_MATCH_CHARS = 1000
@@ -38,36 +36,24 @@ MAX_MATCH_CHARS = 1000
 DURABLE_SLOTS = frozenset({"height_cm", "weight_kg", "size", "order_number"})
 
 
-class Bot:
-    """A shop's auto-responder. Build it with `Bot.from_config`; call `reply` per buyer message."""
+class Engine:
+    """A shop's replies, one pure turn at a time: `respond(session, text) -> (reply, session after)`.
 
-    def __init__(self, shop: Shop, store: Store | None = None) -> None:
+    Stores nothing (the clock is read only when `now` is not given); the turn service (`bot.service`) keeps
+    the sessions, transcripts and tickets around it."""
+
+    def __init__(self, shop: Shop) -> None:
         self.shop = shop
-        # The one turn service every face uses: a handoff holds the session for a person, and an
-        # idle session starts afresh. In memory unless a store is given (`bot.storage.SQLiteStore`).
-        self.conversations = Conversations(
-            lambda: self,
-            store if store is not None else MemoryStore(),
-            shop.settings.server.session_idle_seconds,
-        )
 
     @classmethod
-    def from_config(cls, path: str | Path = "config.yaml", store: Store | None = None) -> Bot:
+    def from_config(cls, path: str | Path = "config.yaml") -> Self:
         """Load the shop described by config.yaml; raise `LoadError` listing every problem."""
-        shop, problems = load_shop(Path(path))
-        if shop is None:
-            raise LoadError(problems)
-        return cls(shop, store)
+        return cls(load(path))
 
     def understand(self, text: str) -> tuple[Message, list[Any], Any]:
         """Normalise, segment and match one message (no session, no reply)."""
         message, matches = self.shop.read(text[:MAX_MATCH_CHARS])
         return message, matches, self.shop.anger(message.raw, message.text)
-
-    def reply(self, session_id: str, text: str, context: Mapping[str, str] | None = None) -> Reply:
-        """Answer one buyer message in the session `session_id`, through the same turn service as HTTP
-        (the transcript and any handoff ticket are in `self.conversations.store`)."""
-        return self.conversations.turn(session_id, text, context=context).reply
 
     def respond(
         self, session: Session, text: str, context: Mapping[str, str] | None = None, now: float | None = None
@@ -222,4 +208,12 @@ def _state_after(before: DialogueState, draft: TurnDraft, decision: Decision) ->
     return DialogueState(asked=asked, options=options)
 
 
-__all__ = ["Bot", "LoadError", "Shop", "load_shop"]
+__all__ = ["Engine", "LoadError", "Shop", "load", "load_shop"]
+
+
+def load(path: str | Path) -> Shop:
+    """The shop described by config.yaml; `LoadError` listing every problem if it cannot load."""
+    shop, problems = load_shop(Path(path))
+    if shop is None:
+        raise LoadError(problems)
+    return shop

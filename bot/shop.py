@@ -18,22 +18,25 @@ from typing import Any
 
 import yaml
 
-from bot.concepts import Concept, load_concepts
-from bot.config import Settings, read_settings
-from bot.decide import Policy
-from bot.followup import FollowUpReader
-from bot.handoff import AngerDetector
-from bot.index import Index
-from bot.intents import load_intents
-from bot.match import Compiled, ExampleEntry, Matcher, Phrase
+from bot import context
+from bot.loading.concepts import Concept, load_concepts
+from bot.loading.config import read_settings
+from bot.loading.intents import load_intents
+from bot.loading.responses import load_templates
 from bot.model import Intent, IntentSet, Match, Message, Origin, Template
-from bot.normalize import Normalizer
-from bot.placeholders import Placeholders
 from bot.problems import Problem, errors, problem
-from bot.render import CONTEXT_VARIABLES, fill, shop_values, variables
-from bot.responses import load_templates
-from bot.segment import Segmenter
-from bot.sounds import Sounds
+from bot.settings import Settings
+from bot.stages.decide import Policy
+from bot.stages.followup import FollowUpReader
+from bot.stages.handoff import AngerDetector
+from bot.stages.index import Index
+from bot.stages.match import Compiled, ExampleEntry, Matcher, Phrase
+from bot.stages.normalize import Normalizer
+from bot.stages.placeholders import Placeholders
+from bot.stages.render import fill, shop_values
+from bot.stages.segment import Segmenter
+from bot.stages.sounds import Sounds
+from bot.templates import variables
 
 # Names the fixed replies of config.yaml may use besides {shop.xxx}.
 REPLY_VARIABLES = frozenset(
@@ -108,7 +111,7 @@ def load_shop(config_path: Path, use_concepts: bool = True) -> tuple[Shop | None
     values = shop_values(settings.shop)
     intents, found = load_intents(settings.intents_dir, root)
     problems += found
-    templates, found = load_templates(settings.responses_dir, root, set(values), CONTEXT_VARIABLES)
+    templates, found = load_templates(settings.responses_dir, root, set(values), context.VARIABLES)
     problems += found
     problems += _check_replies(settings, config_path.name, set(values))
     problems += _cross_check(intents, templates, settings)

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.config import Settings
+from bot.settings import Settings
 
 
 def snapshot(config_path: Path, settings: Settings) -> tuple[tuple[str, int, int], ...]:

@@ -10,7 +10,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from bot.asgi import NoDelayHttpTools
+from bot.faces.http.asgi import NoDelayHttpTools
 
 
 async def _nodelay_of_accepted(protocol: type[HttpToolsProtocol]) -> int:

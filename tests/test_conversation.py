@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 
 from bot import Bot
-from bot.conversation import Conversations
+from bot.service import Conversations
 from bot.storage.sqlite import SQLiteStore
 
 

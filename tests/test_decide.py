@@ -1,7 +1,7 @@
 import pytest
 
-from bot.decide import Policy, confidence, decide, rank
 from bot.model import Action, HandoffReason, Match
+from bot.stages.decide import Policy, confidence, decide, rank
 
 POLICY = Policy(
     answer_at=0.75, handoff_below=0.45, misses_before_handoff=2, handoff_intents=frozenset({"human"})

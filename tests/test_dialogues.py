@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from bot import Bot
-from bot.cli import main
-from bot.dialogues import find, load, run
+from bot.faces.cli import main
+from bot.runners.dialogues import find, load, run
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bot.cli import main
+from bot.faces.cli import main
 
 
 def quick_start(repo: Path) -> list[str]:
@@ -37,7 +37,7 @@ def test_every_cli_command_is_in_the_readme(repo: Path) -> None:
 
 def test_every_config_section_is_in_the_shipped_config(repo: Path) -> None:
     """config.yaml shows every section a shop can set, with a comment where it is not obvious."""
-    from bot.schema import ConfigFile
+    from bot.loading.schema import ConfigFile
 
     config = (repo / "config.yaml").read_text(encoding="utf-8")
     for section in ConfigFile.model_fields:

@@ -8,9 +8,9 @@ import pytest
 from rapidfuzz import fuzz, process
 
 from bot import Bot
-from bot.evaluate import Labelled, evaluate, read_labelled, verdict
+from bot.loading.schema import CORE_INTENTS
 from bot.model import Action, HandoffReason, Reply
-from bot.schema import CORE_INTENTS
+from bot.runners.evaluate import Labelled, evaluate, read_labelled, verdict
 
 
 def reply(action: Action, intent: str | None, reason: HandoffReason | None = None) -> Reply:
@@ -92,7 +92,7 @@ def test_evaluating_twice_with_one_bot_gives_the_same_result(repo: Path) -> None
 
 
 def test_topic_labels_are_joined_by_text_hash_and_a_broken_line_says_where(tmp_path: Path) -> None:
-    from bot.evaluate import DataError, read_topics, text_key, with_topics
+    from bot.runners.evaluate import DataError, read_topics, text_key, with_topics
 
     labels = tmp_path / "topics.jsonl"
     labels.write_text(json.dumps({"sha": text_key("运费谁出"), "topic": "returns.shipping_fee"}) + "\n")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.extract import Body, body, chinese_number, order_numbers, tracking_numbers
+from bot.stages.extract import Body, body, chinese_number, order_numbers, tracking_numbers
 
 
 @pytest.mark.parametrize(

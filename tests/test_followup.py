@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from bot import Bot, Reply
-from bot.evaluate import evaluate, evaluate_after_each, read_labelled
 from bot.model import Action
+from bot.runners.evaluate import evaluate, evaluate_after_each, read_labelled
 
 Play = Callable[..., list[Reply]]
 
@@ -102,7 +102,7 @@ def test_eval_after_each_reports_per_question_and_keeps_the_old_keys(repo: Path)
 
     from click.testing import CliRunner
 
-    from bot.cli import main
+    from bot.faces.cli import main
 
     data = repo / "tests" / "data" / "dev.jsonl"
     result = CliRunner().invoke(main, ["eval", str(data), "--after-each", "--after", "你好", "--json"])
@@ -130,7 +130,7 @@ def test_target_wrong_prints_thresholds_that_reach_it(repo: Path, tmp_path: Path
     """`bot eval FILE --target-wrong 0.02` names answer_at and handoff_below and the lines for config.yaml."""
     from click.testing import CliRunner
 
-    from bot.cli import main
+    from bot.faces.cli import main
 
     lines = (repo / "tests" / "data" / "dev.jsonl").read_text(encoding="utf-8").splitlines()[:10]
     small = tmp_path / "small.jsonl"

@@ -7,7 +7,7 @@ from pathlib import Path
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from bot.http import create_app
+from bot.faces.http.app import create_app
 from bot.storage.memory import MemoryStore
 
 app = create_app(Path(__file__).resolve().parent.parent / "config.yaml", MemoryStore())

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from bot.asgi import Bounded
-from bot.cli import main
-from bot.http import create_app
+from bot.faces.cli import main
+from bot.faces.http.app import create_app
+from bot.faces.http.asgi import Bounded
 from bot.storage.sqlite import SQLiteStore
 
 HOSTILE_MESSAGES = [

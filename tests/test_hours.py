@@ -2,8 +2,8 @@ from datetime import datetime
 
 import pytest
 
-from bot.config import ServiceSettings
-from bot.hours import is_open, next_open
+from bot.settings import ServiceSettings
+from bot.stages.hours import is_open, next_open
 
 WEEKDAYS = ServiceSettings(
     utc_offset_hours=8, open_minute=9 * 60, close_minute=18 * 60, days=frozenset(range(5)), welcome=""

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.http import create_app
+from bot.faces.http.app import create_app
 from bot.storage.sqlite import SQLiteStore
 
 

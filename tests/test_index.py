@@ -1,4 +1,4 @@
-from bot.index import Index, terms
+from bot.stages.index import Index, terms
 
 
 def test_terms_include_bigrams_of_long_tokens() -> None:

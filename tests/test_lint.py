@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bot.cli import main
-from bot.lint import lint, lint_paths
+from bot.faces.cli import main
+from bot.runners.lint import lint, lint_paths
 
 
 def edit(path: Path, old: str, new: str) -> None:

@@ -1,7 +1,7 @@
 import pytest
 
-from bot.normalize import Normalizer
 from bot.shop import builtin_lexicon
+from bot.stages.normalize import Normalizer
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 import pytest
 
-from bot.render import choose, fill, shop_values, variables
+from bot.stages.render import choose, fill, shop_values
+from bot.templates import variables
 
 
 def test_fill_uses_shop_values_and_literal_braces() -> None:

@@ -3,9 +3,9 @@ from pathlib import Path
 import jieba
 import pytest
 
-from bot import segment
-from bot.segment import Segmenter
 from bot.shop import builtin_lexicon
+from bot.stages import segment
+from bot.stages.segment import Segmenter
 
 
 def test_domain_words_stay_whole() -> None:

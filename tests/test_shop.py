@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from bot import Bot
-from bot.schema import CORE_INTENTS, INTENT_IDS
+from bot.loading.schema import CORE_INTENTS, INTENT_IDS
 
 
 def load(path: Path) -> dict:

@@ -1,7 +1,8 @@
 import pytest
 
-from bot.config import SizeBand
-from bot.sizing import Recommendation, recommend, size_reply
+from bot.flows.sizing import size_reply
+from bot.settings import SizeBand
+from bot.stages.sizing import Recommendation, recommend
 
 CHART = (
     SizeBand(size="S", height=(150, 160), weight=(40, 50)),

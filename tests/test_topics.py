@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from bot import Bot, Reply
-from bot.lint import lint
+from bot.loading.schema import CORE_INTENTS
 from bot.model import Action, HandoffReason, Session, TurnRecord
 from bot.problems import LoadError
-from bot.schema import CORE_INTENTS
+from bot.runners.lint import lint
 from bot.storage.memory import MemoryStore
 from bot.storage.sqlite import SQLiteStore
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.http import create_app
+from bot.faces.http.app import create_app
 from bot.storage.memory import MemoryStore
 
 # How long to wait for the watcher (a wait, not a speed claim: reload time is in benchmarks/).

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from bot import yamlfile
+from bot.loading import yamlfile
 
 
 def codes(problems: list) -> list[tuple[str, str]]:

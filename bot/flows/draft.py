@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.extract import Body
-from bot.handoff import Anger
 from bot.model import Asked, Decision, Evidence, Match, Message, Part, Session
+from bot.stages.extract import Body
+from bot.stages.handoff import Anger
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

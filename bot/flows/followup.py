@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from bot.decide import rank, strongest
 from bot.flows.draft import TurnDraft
-from bot.followup import confidence
 from bot.model import Action, Candidate, Decision, Evidence, EvidenceKind, FollowUp, HandoffReason
 from bot.shop import Shop
+from bot.stages.decide import rank, strongest
+from bot.stages.followup import confidence
 
 
 def flow(draft: TurnDraft, shop: Shop) -> TurnDraft:

@@ -7,8 +7,8 @@ import dataclasses
 
 from bot.flows.draft import TurnDraft
 from bot.model import Action, Asked, HandoffReason
-from bot.render import fill
 from bot.shop import Shop
+from bot.stages.render import fill
 
 ORDER_INTENTS = frozenset({"shipping_time", "logistics"})
 

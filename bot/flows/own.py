@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from bot.decide import decide
 from bot.flows.draft import TurnDraft
 from bot.shop import Shop
+from bot.stages.decide import decide
 
 
 def flow(draft: TurnDraft, shop: Shop) -> TurnDraft:

@@ -3,7 +3,7 @@ message order, at most two; a part that asks for a person hands the whole messag
 other part goes into the ticket. A greeting or thanks beside a question is no part of its own.
 
 A message answered as a whole is cut only when its own matches name two intents and it is short
-enough to be a list (MAX_LISTED); only parts that ask (`bot.asking.asks`) with a word of their own
+enough to be a list (MAX_LISTED); only parts that ask (`bot.stages.asking.asks`) with a word of their own
 are answered beside the message's own answer: one question in several sentences (「你好，我昨天买
 的，什么时候发货」, 「还没发货吧 帮我改个地址」) stays one question. A message not answered as a whole
 may be answered by the one clear question among its sentences, when no other part reads otherwise.
@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from bot.asking import asks
-from bot.decide import decide, strongest
 from bot.flows.draft import TurnDraft
 from bot.model import Action, Decision, HandoffReason, Part
-from bot.parts import points_back, split
 from bot.shop import Shop
+from bot.stages.asking import asks
+from bot.stages.decide import decide, strongest
+from bot.stages.parts import points_back, split
 
 MAX_ANSWERS = 2
 # Buyers who list questions write short messages (「有货吗 包邮吗」); a longer one that tells a story in

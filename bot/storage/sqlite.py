@@ -418,3 +418,9 @@ def _ticket(row: sqlite3.Row) -> Ticket:
         questions=tuple(json.loads(row["questions"])),
         order_number=row["order_number"],
     )
+
+
+def from_url(url: str, root: Path) -> SQLiteStore:
+    from bot.storage.urls import sqlite_path
+
+    return SQLiteStore(sqlite_path(url, root))

@@ -1,0 +1,371 @@
+"""The `bot` command: ask, chat, eval. Thin: parse, call the library, render, return an exit code."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from bot.problems import LoadError, errors
+from bot.report.evaluation import after_table, eval_table
+from bot.report.problems import problems_github, problems_json, problems_text
+from bot.report.reply import explain, reply_dict, reply_json
+from bot.runners.evaluate import DataError, evaluate, read_labelled
+from bot.service import Bot
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _default_config() -> str:
+    return os.environ.get("BOT_CONFIG", "config.yaml")
+
+
+def friendly(func: F) -> F:
+    """Shop problems print and exit 1; anything unexpected prints one line naming a log file, exit 3."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except LoadError as exc:
+            click.echo(exc.render(), err=True)
+            sys.exit(1)
+        except DataError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(1)
+        except (
+            click.exceptions.Exit,
+            click.exceptions.Abort,
+            click.ClickException,
+            SystemExit,
+            KeyboardInterrupt,
+        ):
+            raise
+        except Exception:
+            fd, log = tempfile.mkstemp(prefix="bot-error-", suffix=".log")
+            with os.fdopen(fd, "w") as handle:
+                handle.write(traceback.format_exc())
+            click.echo(f"出了意外的错误，详情已写入 {log} (unexpected error; traceback in {log})", err=True)
+            sys.exit(3)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _load(config: str) -> Bot:
+    path = Path(config)
+    if not path.is_file():
+        raise click.ClickException(
+            f"找不到配置文件 {config}：请在店铺目录（有 config.yaml 的目录）里运行，或用 --config 指定。"
+            f" (config file {config} not found: run in the shop folder or pass --config)"
+        )
+    return Bot.from_config(path)
+
+
+config_option = click.option(
+    "--config",
+    "-c",
+    default=_default_config,
+    show_default="config.yaml or $BOT_CONFIG",
+    help="The shop's config.yaml (intents/ and responses/ are found from it).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="dianxiaoer")
+def main() -> None:
+    """店小二: a rule-based auto-responder for Chinese online shops."""
+
+
+@main.command()
+@click.argument("text")
+@click.option("--explain", "show_why", is_flag=True, help="Show tokens, candidates and evidence.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole reply as JSON.")
+@config_option
+@friendly
+def ask(text: str, show_why: bool, as_json: bool, config: str) -> None:
+    """Answer one buyer message."""
+    bot = _load(config)
+    reply = bot.reply("cli", text)
+    if as_json:
+        click.echo(reply_json(reply))
+        return
+    click.echo(reply.text)
+    if show_why:
+        click.echo(explain(reply, bot.title))
+
+
+@main.command()
+@click.option("--explain", "show_why", is_flag=True, help="After each reply, show why.")
+@config_option
+@friendly
+def chat(show_why: bool, config: str) -> None:
+    """Chat with the shop as a buyer would (Ctrl-D or 退出 to leave)."""
+    bot = _load(config)
+    shop = bot.shop.settings.shop.get("name", "店小二")
+    click.echo(f"【{shop}】店小二在线，输入消息开始对话；输入 退出 或按 Ctrl-D 结束。")
+    session = "chat"
+    while True:
+        try:
+            text = input("买家> ")
+        except (EOFError, KeyboardInterrupt):
+            click.echo()
+            return
+        if text.strip() in ("退出", "exit", "quit"):
+            return
+        reply = bot.reply(session, text)
+        click.echo(f"小二> {reply.text}")
+        if show_why:
+            click.echo(explain(reply, bot.title))
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default: server.host in config.yaml).")
+@click.option("--port", type=int, default=None, help="Port (default: server.port in config.yaml).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes.")
+@click.option("--watch", is_flag=True, help="Reload when intents/, responses/ or config.yaml change.")
+@click.option(
+    "--loop",
+    type=click.Choice(["asyncio", "uvloop"]),
+    default="asyncio",
+    show_default=True,
+    help="Event loop. uvloop lets some connections wait for seconds when the server is saturated"
+    " (see benchmarks/RESULTS.md); asyncio serves them in turn.",
+)
+@config_option
+@friendly
+def serve(host: str | None, port: int | None, workers: int, watch: bool, loop: str, config: str) -> None:
+    """Serve the HTTP API (POST /v1/chat, handoff queue, /metrics; OpenAPI page at /docs)."""
+    import sqlite3
+
+    from bot.faces import serve as processes
+    from bot.service import store_of
+    from bot.storage.urls import BadStorageUrl
+
+    settings = _load(config).shop.settings  # fail here, readably, before any worker starts
+    server = settings.server
+    url = os.environ.get("BOT_STORAGE_URL") or settings.storage_url
+    try:
+        store_of(settings).ping()
+    except (BadStorageUrl, OSError, sqlite3.Error) as exc:
+        click.echo(f"存储打不开（the storage cannot be opened）：{exc}", err=True)
+        raise SystemExit(1) from None
+    os.environ["BOT_CONFIG"] = str(Path(config).resolve())
+    if watch:
+        os.environ["BOT_WATCH"] = "1"
+    host, port = host or server.host, port or server.port
+    click.echo(f"店小二 API: http://{host}:{port}/docs  (storage {url})")
+    try:
+        processes.serve(host, port, workers, loop)
+    except processes.PortInUse as exc:
+        click.echo(
+            f"端口已被占用，换一个端口（--port）或先停掉占用它的程序。\nThe port is in use: {exc}", err=True
+        )
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--strict", is_flag=True, help="Exit 2 when there are only warnings.")
+@click.option(
+    "--format", "style", type=click.Choice(["text", "github", "json"]), default="text", show_default=True
+)
+@friendly
+def lint(paths: tuple[Path, ...], strict: bool, style: str) -> None:
+    """Check a shop's YAML: structure, templates, and how the matcher routes every example.
+
+    PATHS are shop folders, config.yaml files or single YAML files (default: config.yaml here)."""
+    targets = list(paths) or [Path(_default_config())]
+    for target in targets:
+        if not target.exists():
+            raise click.ClickException(f"找不到 {target} (not found)")
+    from bot.runners.lint import lint_paths  # (the commands import what only they use: a faster start)
+
+    found = lint_paths(targets)
+    render = {"text": problems_text, "github": problems_github, "json": problems_json}[style]
+    click.echo(render(found))
+    if errors(found):
+        sys.exit(1)
+    if strict and found:
+        sys.exit(2)
+
+
+@main.command(name="test")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--junit-xml", "junit", type=click.Path(dir_okay=False, path_type=Path), help="Also write JUnit XML here."
+)
+@click.option("-k", "keyword", default=None, help="Only dialogues whose name contains this text.")
+@click.option(
+    "--coverage", "show_coverage", is_flag=True, help="Report the intents, examples and answers exercised."
+)
+@config_option
+@friendly
+def test_command(
+    paths: tuple[Path, ...], junit: Path | None, keyword: str | None, show_coverage: bool, config: str
+) -> None:
+    """Run regression dialogues (default: tests/dialogues), each in a fresh session; exit 1 on a failure."""
+    bot = _load(config)
+    from bot.report import dialogues as report_dialogues
+    from bot.runners import dialogues
+
+    files = dialogues.find(paths or [Path("tests/dialogues")])
+    loaded, problems = [], []
+    for path in files:
+        found, trouble = dialogues.load(path, str(path))
+        loaded += found
+        problems += trouble
+    if errors(problems):
+        raise LoadError(problems, ("对话文件", "the dialogue files"))
+    selected = [d for d in loaded if keyword is None or keyword in d.name]
+    if not selected:
+        raise click.ClickException("没有找到对话 (no dialogues found)")
+    results = [dialogues.run(bot, d) for d in selected]
+    click.echo(report_dialogues.summary(results, bot.title))
+    if junit is not None:
+        junit.write_text(report_dialogues.junit_xml(results, bot.title), encoding="utf-8")
+    if show_coverage:
+        click.echo("\n" + report_dialogues.coverage(results, bot.shop.intents))
+    if not all(r.passed for r in results):
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("directory", default="docs/schema", type=click.Path(file_okay=False, path_type=Path))
+def schema(directory: Path) -> None:
+    """Write the JSON Schemas of the intent, response, concept and config files (for editor completion)."""
+    from bot.loading.schema import ConceptFile, ConfigFile, DialogueFile, IntentFile, ResponseFile
+
+    directory.mkdir(parents=True, exist_ok=True)
+    shapes = (
+        ("intent", IntentFile),
+        ("response", ResponseFile),
+        ("concepts", ConceptFile),
+        ("config", ConfigFile),
+        ("dialogue", DialogueFile),
+    )
+    for name, model in shapes:
+        path = directory / f"{name}.schema.json"
+        path.write_text(
+            json.dumps(model.model_json_schema(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+        click.echo(f"wrote {path}")
+
+
+@main.command(name="eval")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.option("--failures", is_flag=True, help="Also list every wrong answer.")
+@click.option(
+    "--after",
+    "after",
+    multiple=True,
+    help="Send each message after this turn in the same session (repeatable).",
+)
+@click.option(
+    "--after-each",
+    "after_each",
+    is_flag=True,
+    help="Run the file after each of a built-in list of first questions.",
+)
+@click.option(
+    "--topics",
+    "topics_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help='Topic labels kept apart from the texts: JSON lines {"sha": 16 hex of SHA-256 of the text, "topic"}.',
+)
+@click.option(
+    "--target-wrong",
+    "target_wrong",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Advise answer_at and handoff_below that keep wrong answers at or under this rate (e.g. 0.02).",
+)
+@config_option
+@friendly
+def eval_command(
+    file: Path,
+    as_json: bool,
+    failures: bool,
+    after: tuple[str, ...],
+    after_each: bool,
+    topics_file: Path | None,
+    target_wrong: float | None,
+    config: str,
+) -> None:
+    """Measure the bot on labelled messages: JSON lines {"text", "intent", "alt"?, "topic"?, "after"?}."""
+    from bot.runners.evaluate import (
+        advise_thresholds,
+        after_summary,
+        evaluate_after_each,
+        half,
+        read_topics,
+        with_topics,
+    )
+
+    for path in (file, topics_file):
+        if path is not None and not path.is_file():
+            raise click.ClickException(f"找不到文件 {path} (file not found)")
+    bot = _load(config)
+    items = list(read_labelled(file))
+    if topics_file is not None:
+        items = with_topics(items, read_topics(topics_file))
+    if target_wrong is not None:
+        from bot.report.evaluation import threshold_advice
+
+        advice = advise_thresholds(bot, items, target_wrong)
+        if as_json:
+            rows = [
+                {"answer_at": a.answer_at, "handoff_below": a.handoff_below, "meets": a.meets,
+                 "single": dict(a.single), "conversation": dict(a.conversation)}
+                for a in advice
+            ]  # fmt: skip
+            click.echo(
+                json.dumps({"target_wrong": target_wrong, "settings": rows}, ensure_ascii=False, indent=2)
+            )
+        else:
+            click.echo(threshold_advice(advice, target_wrong))
+        return
+    report = evaluate(bot, items)
+    summary = report.to_dict()
+    reports = {}
+    if after:
+        reports[" → ".join(after)] = evaluate(bot, items, tuple(after))
+    if after_each:
+        reports |= evaluate_after_each(bot, items)
+    if reports:
+        summary["after"] = after_summary(reports)
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+    else:
+        click.echo(eval_table(summary))
+        if reports:
+            click.echo(after_table(summary["after"]))  # type: ignore[arg-type]
+    if failures:
+        wrong = [("", o) for o in report.outcomes] + [
+            (first, o) for first, r in reports.items() for o in r.outcomes
+        ]
+        for first, o in wrong:
+            topic_missed = o.verdict == "resolved" and o.item.topic and o.item.topic != o.reply.topic
+            if o.verdict == "wrong" or topic_missed:
+                click.echo(
+                    json.dumps(
+                        {
+                            "line": o.item.line,
+                            "half": half(o.item.text),
+                            "label": o.item.intent,
+                            **({"label_topic": o.item.topic, "topic": o.reply.topic} if o.item.topic else {}),
+                            **({"after": first} if first else {}),
+                            **{k: reply_dict(o.reply)[k] for k in ("intent", "confidence", "normalized")},
+                        },
+                        ensure_ascii=False,
+                    )
+                )

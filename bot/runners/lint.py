@@ -1,0 +1,56 @@
+"""`bot lint`: every problem in a shop's files, structural (from loading) and behavioural (rules/)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from bot.engine import Engine
+from bot.problems import Problem, errors
+from bot.runners.rules import concepts, duplicates, routing
+from bot.shop import load_shop
+
+RULES = (duplicates.check, routing.check)
+
+
+def lint(config_path: Path) -> list[Problem]:
+    """All problems of the shop at `config_path`, sorted by position. Rules run only on a shop that loads."""
+    shop, problems = load_shop(config_path)
+    if shop is not None and not errors(problems):
+        bot = Engine(shop)
+        for rule in RULES:
+            problems += rule(bot)
+        if shop.concepts:
+            plain, _ = load_shop(config_path, use_concepts=False)
+            problems += concepts.check(bot, Engine(plain) if plain is not None else None)
+    return sorted(problems, key=lambda p: (p.origin.file, p.origin.line, p.origin.column, p.code))
+
+
+def shop_of(path: Path) -> tuple[Path, str | None]:
+    """The config.yaml a path belongs to, and the one file to report on (None: the whole shop)."""
+    path = path.resolve()
+    if path.is_dir():
+        return path / "config.yaml", None
+    if path.name == "config.yaml":
+        return path, None
+    for parent in path.parents:
+        if (parent / "config.yaml").is_file():
+            return parent / "config.yaml", str(path.relative_to(parent))
+    return path, None
+
+
+def lint_paths(paths: Iterable[Path]) -> list[Problem]:
+    """Lint the shops the paths belong to; for single files, keep only the problems in them."""
+    wanted: dict[Path, set[str] | None] = {}
+    for path in paths:
+        config, only = shop_of(path)
+        if only is None:
+            wanted[config] = None
+        elif config not in wanted:
+            wanted[config] = {only}
+        elif (files := wanted[config]) is not None:
+            files.add(only)
+    found = []
+    for config, files in wanted.items():
+        found += [p for p in lint(config) if files is None or p.origin.file in files]
+    return found

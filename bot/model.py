@@ -393,11 +393,16 @@ class DialogueState:
         )
 
 
+# The shop a server hosts when it hosts one (and the shop of data stored before there were several).
+DEFAULT_SHOP = "default"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Session:
     """What the bot remembers of one conversation between turns."""
 
-    key: str
+    key: str  # the session id
+    shop: str = DEFAULT_SHOP
     turns: int = 0
     last_intent: str | None = None
     misses: int = 0
@@ -427,7 +432,7 @@ class TurnRecord:
     confidence: float = 0.0
     reason: HandoffReason | None = None
     buyer_id: str | None = None
-    shop_id: str | None = None
+    shop: str = DEFAULT_SHOP
     id: int | None = None
     topic: str | None = None
 
@@ -437,6 +442,7 @@ class Ticket:
     """A buyer waiting for a person: why, how urgent, and where it stands."""
 
     session_id: str
+    shop: str = DEFAULT_SHOP
     reason: HandoffReason
     priority: Priority
     created_at: float

@@ -363,3 +363,46 @@ def _position(p: Problem) -> tuple[str, int, int]:
 
 def errors(problems: Iterable[Problem]) -> list[Problem]:
     return [p for p in problems if p.severity is Severity.ERROR]
+
+
+# What an HTTP client is told, by error code: (status, message_zh, message_en), filled like the
+# problems above. Every error of the API has the shape {"error": {"code", "message_zh", "message_en"}}.
+HTTP_ERRORS: dict[str, tuple[int, str, str]] = {
+    "invalid-json": (400, "请求体不是合法的 JSON。", "The request body is not valid JSON."),
+    "unparsable-body": (400, "请求体无法解析（不是合法的 JSON，或嵌套太深）。",
+                        "The request body could not be parsed: {detail}"),
+    "invalid-request": (422, "请求的字段不对，见 details。", "Invalid request fields; see details."),
+    "empty-message": (422, "消息是空的。", "The message is empty."),
+    "message-too-long": (413, "消息太长了（上限 {cap} 个字）。", "The message is longer than {cap} characters."),
+    "bad-characters": (422, "消息里有无法识别的字符（NUL 或残缺的 UTF-16）。",
+                       "The message contains NUL or lone surrogate characters."),
+    "body-too-large": (413, "请求体太大了。", "The body is too large."),
+    "overloaded": (503, "服务繁忙，请稍后重试。", "Too many requests at once; retry shortly."),
+    "unknown-shop": (404, "没有这个店铺：{shop}。", "This server hosts no shop {shop}."),
+    "shop-unavailable": (503, "店铺 {shop} 的配置有错误，暂时无法回答。",
+                         "Shop {shop} cannot load its files; it answers again after a good reload."),
+    "unknown-session": (404, "没有这个会话。", "No session {session}."),
+    "unknown-ticket": (404, "没有这个工单。", "No ticket {ticket}."),
+    "ticket-closed": (409, "工单已关闭。", "Ticket {ticket} is closed."),
+    "turn-conflict": (503, "这个会话同时来了太多消息，请稍后重试。",
+                      "Too many concurrent turns on this session; retry shortly."),
+    "storage-unavailable": (503, "存储不可写。", "Storage is not writable: {detail}"),
+    "admin-disabled": (404, "管理接口未开启：请设置环境变量 {env}。",
+                       "Admin routes are disabled: set the environment variable {env}."),
+    "unauthorized": (401, "令牌不对。", "Missing or wrong bearer token."),
+    "shop-invalid": (422, "店铺配置有错误，仍在使用旧的配置。",
+                     "The shop files have errors; the previous set keeps serving."),
+    "http-error": (400, "{what}", "{detail}"),  # the status and `what` come from the web framework
+    "internal": (500, "服务内部错误，已记录。", "Internal error; it was logged."),
+}  # fmt: skip
+
+
+# `http-error` in Chinese, by the status the web framework answered with.
+HTTP_STATUS_ZH = {404: "没有这个地址。", 405: "这个地址不支持这种请求方法。"}
+
+
+def http_error(code: str, **details: object) -> tuple[int, str, str]:
+    """(status, message_zh, message_en) of an HTTP error code, filled with `details`."""
+    status, zh, en = HTTP_ERRORS[code]
+    values = _Defaulting(details)
+    return status, zh.format_map(values), en.format_map(values)

@@ -13,16 +13,15 @@ from pathlib import Path
 from bot.settings import Settings
 
 
-def snapshot(config_path: Path, settings: Settings) -> tuple[tuple[str, int, int], ...]:
-    """Name, size and modification time of every file a shop is made of."""
-    files = [
-        config_path,
-        *(
-            p
-            for d in (settings.intents_dir, settings.responses_dir, settings.concepts_dir)
-            for p in d.glob("*.yaml")
-        ),
-    ]
+def snapshot(config_path: Path, settings: Settings | None) -> tuple[tuple[str, int, int], ...]:
+    """Name, size and modification time of every file a shop is made of (without settings, a shop
+    that never loaded: the folders next to its config.yaml)."""
+    folders = (
+        (settings.intents_dir, settings.responses_dir, settings.concepts_dir)
+        if settings is not None
+        else tuple(config_path.parent / name for name in ("intents", "responses", "concepts"))
+    )
+    files = [config_path, *(p for d in folders for p in d.glob("*.yaml"))]
     out = []
     for path in sorted(files):
         try:
@@ -39,7 +38,7 @@ class Watcher:
     def __init__(
         self,
         config_path: Path,
-        settings: Callable[[], Settings],
+        settings: Callable[[], Settings | None],
         on_change: Callable[[], None],
         interval: float = 0.3,
     ) -> None:

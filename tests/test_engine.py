@@ -1,5 +1,6 @@
 """Through the Python face: Bot.from_config(...).reply(session, text) -> Reply."""
 
+import asyncio
 import dataclasses
 from pathlib import Path
 
@@ -132,8 +133,8 @@ def test_the_library_call_takes_the_same_turn_path_as_http() -> None:
     handed = bot.reply("lib", "转人工")
     held = bot.reply("lib", "什么时候发货")
     assert (Action.HANDOFF, Action.HUMAN) == (handed.action, held.action)
-    assert ["转人工", "什么时候发货"] == [t.message for t in store.transcript("lib")]
-    assert 1 == len(store.tickets())
+    assert ["转人工", "什么时候发货"] == [t.message for t in asyncio.run(store.transcript("default", "lib"))]
+    assert 1 == len(asyncio.run(store.tickets("default")))
 
 
 def test_a_word_said_twice_is_one_piece_of_evidence(shipped_bot: Bot) -> None:

@@ -161,8 +161,8 @@ def test_health_readiness_and_metrics(client: TestClient) -> None:
     ready = client.get("/readyz").json()
     assert ("ready", 16) == (ready["status"], ready["intents"])
     text = client.get("/metrics").text
-    assert 'bot_replies_total{action="handoff",intent="human"} 1.0' in text
-    assert 'bot_handoffs_total{reason="asked_for_person"} 1.0' in text
+    assert 'bot_replies_total{action="handoff",intent="human",shop="default"} 1.0' in text
+    assert 'bot_handoffs_total{reason="asked_for_person",shop="default"} 1.0' in text
     assert 'bot_http_request_seconds_bucket{le="0.001",route="/v1/chat"}' in text
 
 

@@ -51,3 +51,14 @@ def test_dictionary_cache_is_built_read_and_rebuilt_when_damaged(
         freq, again = segment._base_dictionary()
         assert (reference, total) == (freq, again)
         assert freq is not reference
+
+
+def test_shops_share_jiebas_dictionary_but_not_their_words() -> None:
+    """Two shops' tokenizers read one copy of jieba's dictionary; a word one shop adds stays its own."""
+    base, _ = segment._base_dictionary()
+    size = len(base)
+    tea, shoes = Segmenter(["碧螺春新茶"], []), Segmenter([], [])
+    assert ["碧螺春新茶"] == [t.text for t in tea("碧螺春新茶")]
+    assert ["碧螺春新茶"] != [t.text for t in shoes("碧螺春新茶")]
+    assert size == len(base)  # nothing written into the shared dictionary
+    assert tea._tokenizer.FREQ._base is shoes._tokenizer.FREQ._base is base

@@ -1,105 +1,205 @@
-"""Every store keeps the same promises: the in-memory one used in tests and the SQLite default."""
+"""Every storage keeps the same promises: the in-memory one used in tests and the SQLite default."""
 
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import Future
+import sqlite3
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
 from bot.model import Action, HandoffReason, Session, Ticket, TicketStatus, TurnRecord
-from bot.storage import Store, TurnConflict
+from bot.storage import Storage, TicketClosed, TurnConflict, TurnWrite, UnknownTicket
 from bot.storage.memory import MemoryStore
 from bot.storage.sqlite import SQLiteStore
+from bot.storage.urls import BadStorageUrl, open_store
+
+T = TypeVar("T")
+
+
+def run(work: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(work)
 
 
 @pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
     return MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "sub" / "bot.db")
 
 
-def turn(session: str, n: int, message: str = "在吗") -> TurnRecord:
+def turn(session: str, n: int, message: str = "在吗", shop: str = "default") -> TurnRecord:
     return TurnRecord(
-        session_id=session, turn=n, at=float(n), message=message, reply="亲", action=Action.ANSWER
+        session_id=session, shop=shop, turn=n, at=float(n), message=message, reply="亲", action=Action.ANSWER
     )
 
 
-def ticket(session: str, priority: str = "normal", at: float = 1.0) -> Ticket:
-    return Ticket(session_id=session, reason=HandoffReason.ASKED_FOR_PERSON, priority=priority, created_at=at)
+def ticket(session: str, priority: str = "normal", at: float = 1.0, shop: str = "default") -> Ticket:
+    return Ticket(
+        session_id=session, shop=shop, reason=HandoffReason.ASKED_FOR_PERSON, priority=priority, created_at=at
+    )
 
 
-def test_turn_session_and_ticket_are_written_together(store: Store) -> None:
+def write(
+    session: str, n: int, message: str = "在吗", with_ticket: bool = False, **session_fields: Any
+) -> TurnWrite:
+    return TurnWrite(
+        turn=turn(session, n, message),
+        session=Session(key=session, turns=n, **session_fields),
+        ticket=ticket(session) if with_ticket else None,
+    )
+
+
+def test_turn_session_and_ticket_are_written_together(store: Storage) -> None:
+    """One record stores the turn, the session after it and the ticket it opened."""
     after = Session(key="s", turns=1, misses=1, slots={"choice.1": "invoice"}, updated_at=5.0)
-    turn_id, ticket_id = store.record(turn("s", 1), after, ticket("s"))
-    assert turn_id >= 1 and ticket_id is not None
-    assert after == store.session("s")
-    assert ["在吗"] == [t.message for t in store.transcript("s")]
-    assert TicketStatus.OPEN == store.open_ticket("s").status  # type: ignore[union-attr]
+    written = run(store.record(TurnWrite(turn=turn("s", 1), session=after, ticket=ticket("s"))))
+    assert written.turn_id >= 1 and written.ticket_id is not None
+    assert after == run(store.session("default", "s"))
+    assert ["在吗"] == [t.message for t in run(store.transcript("default", "s"))]
+    assert TicketStatus.OPEN == run(store.open_ticket("default", "s")).status  # type: ignore[union-attr]
 
 
-def test_the_same_turn_twice_is_a_conflict_and_changes_nothing(store: Store) -> None:
-    store.record(turn("s", 1, "一"), Session(key="s", turns=1), None)
+def test_the_same_turn_twice_is_a_conflict_and_changes_nothing(store: Storage) -> None:
+    """A turn already stored is refused whole: no second message, session or ticket."""
+    run(store.record(write("s", 1, "一")))
     with pytest.raises(TurnConflict):
-        store.record(turn("s", 1, "二"), Session(key="s", turns=1, misses=3), ticket("s"))
-    assert ["一"] == [t.message for t in store.transcript("s")]
-    assert 0 == store.session("s").misses  # type: ignore[union-attr]
-    assert store.open_ticket("s") is None
+        run(store.record(write("s", 1, "二", with_ticket=True, misses=3)))
+    assert ["一"] == [t.message for t in run(store.transcript("default", "s"))]
+    assert 0 == run(store.session("default", "s")).misses  # type: ignore[union-attr]
+    assert run(store.open_ticket("default", "s")) is None
 
 
-def test_queue_order_claim_and_close(store: Store) -> None:
-    _, first = store.record(turn("a", 1), Session(key="a", turns=1), ticket("a", "normal", at=1.0))
-    _, second = store.record(turn("b", 1), Session(key="b", turns=1), ticket("b", "high", at=2.0))
-    assert [second, first] == [t.id for t in store.tickets()]
-    claimed = store.claim(first or 0, "小美", 3.0)
+def test_shops_keep_their_own_sessions_transcripts_and_tickets(store: Storage) -> None:
+    """The same session id in two shops is two conversations; a shop never sees another's ticket."""
+    run(store.record(write("s", 1, "默认店")))
+    other = TurnWrite(turn=turn("s", 1, "茶叶店", shop="tea"), session=Session(key="s", shop="tea", turns=1, misses=2),
+                      ticket=ticket("s", shop="tea"))  # fmt: skip
+    written = run(store.record(other))
+    assert ["默认店"] == [t.message for t in run(store.transcript("default", "s"))]
+    assert ["茶叶店"] == [t.message for t in run(store.transcript("tea", "s"))]
+    assert (0, 2) == (run(store.session("default", "s")).misses, run(store.session("tea", "s")).misses)  # type: ignore[union-attr]
+    assert [] == run(store.tickets("default"))
+    assert run(store.ticket("default", written.ticket_id or 0)) is None
+    with pytest.raises(UnknownTicket):
+        run(store.claim("default", written.ticket_id or 0, "小美", 2.0))
+    assert [written.ticket_id] == [t.id for t in run(store.tickets("tea"))]
+
+
+def test_queue_order_claim_and_close(store: Storage) -> None:
+    """High priority first, then oldest; a closed ticket cannot be claimed; an unknown one is named."""
+    first = run(store.record(TurnWrite(turn=turn("a", 1), session=Session(key="a", turns=1),
+                                       ticket=ticket("a", "normal", at=1.0)))).ticket_id  # fmt: skip
+    second = run(store.record(TurnWrite(turn=turn("b", 1), session=Session(key="b", turns=1),
+                                        ticket=ticket("b", "high", at=2.0)))).ticket_id  # fmt: skip
+    assert [second, first] == [t.id for t in run(store.tickets("default"))]
+    claimed = run(store.claim("default", first or 0, "小美", 3.0))
     assert (TicketStatus.CLAIMED, "小美") == (claimed.status, claimed.claimed_by)
-    assert [second] == [t.id for t in store.tickets(TicketStatus.OPEN)]
-    store.close(first or 0, 4.0, "已退款")
-    assert store.open_ticket("a") is None
-    with pytest.raises(ValueError):
-        store.claim(first or 0, "x", 5.0)
-    with pytest.raises(KeyError):
-        store.close(999, 5.0)
+    assert [second] == [t.id for t in run(store.tickets("default", TicketStatus.OPEN))]
+    run(store.close("default", first or 0, 4.0, "已退款"))
+    assert run(store.open_ticket("default", "a")) is None
+    with pytest.raises(TicketClosed):
+        run(store.claim("default", first or 0, "x", 5.0))
+    with pytest.raises(UnknownTicket):
+        run(store.close("default", 999, 5.0))
 
 
 def test_sqlite_data_outlives_the_store_object(tmp_path: Path) -> None:
+    """What one store object wrote, the next one opened on the same file reads."""
     path = tmp_path / "bot.db"
-    SQLiteStore(path).record(turn("s", 1), Session(key="s", turns=1), ticket("s"))
+    run(SQLiteStore(path).record(write("s", 1, with_ticket=True)))
     again = SQLiteStore(path)
-    assert 1 == len(again.transcript("s")) and again.open_ticket("s") is not None
-    again.ping()
+    assert 1 == len(run(again.transcript("default", "s")))
+    assert run(again.open_ticket("default", "s")) is not None
+    run(again.ping())
 
 
 def test_one_batch_stores_each_turn_under_its_own_id_and_conflicts_alone(tmp_path: Path) -> None:
+    """The writes of one turn of the event loop are one commit; a conflict in it refuses only its turn."""
     store = SQLiteStore(tmp_path / "bot.db")
     committed: list[int] = []
     commit = store._commit
     store._commit = lambda batch: (committed.append(len(batch)), commit(batch))[1]  # type: ignore[method-assign]
 
-    async def one_turn_of_the_loop() -> list[Future[tuple[int, int | None]]]:
-        futures = [
-            store.submit(turn(f"s{i}", 1, f"第{i}句"), Session(key=f"s{i}", turns=1)) for i in range(30)
-        ]
-        futures.append(store.submit(turn("s7", 1, "又一句"), Session(key="s7", turns=1, misses=2)))
-        futures.append(store.submit(turn("t", 1), Session(key="t", turns=1), ticket("t")))
-        await asyncio.sleep(0)  # the loop turns: everything submitted above is committed together
-        return futures
+    async def one_turn_of_the_loop() -> list[Any]:
+        writes = [write(f"s{i}", 1, f"第{i}句") for i in range(30)]
+        writes += [write("s7", 1, "又一句", misses=2), write("t", 1, with_ticket=True)]
+        return await asyncio.gather(*(store.record(w) for w in writes), return_exceptions=True)
 
-    *futures, twice, with_ticket = asyncio.run(one_turn_of_the_loop())
+    *results, twice, with_ticket = run(one_turn_of_the_loop())
     assert [32] == committed
-    with pytest.raises(TurnConflict):
-        twice.result(timeout=10)
-    for i, future in enumerate(futures):
-        turn_id, _ = future.result(timeout=10)
-        assert [(turn_id, f"第{i}句")] == [(t.id, t.message) for t in store.transcript(f"s{i}")]
-    assert 0 == store.session("s7").misses  # type: ignore[union-attr]
-    _, ticket_id = with_ticket.result(timeout=10)
-    assert ticket_id == store.open_ticket("t").id  # type: ignore[union-attr]
+    assert isinstance(twice, TurnConflict)
+    for i, written in enumerate(results):
+        assert [(written.turn_id, f"第{i}句")] == [
+            (t.id, t.message) for t in run(store.transcript("default", f"s{i}"))
+        ]
+    assert 0 == run(store.session("default", "s7")).misses  # type: ignore[union-attr]
+    assert with_ticket.ticket_id == run(store.open_ticket("default", "t")).id  # type: ignore[union-attr]
 
 
-def test_processes_sharing_a_database_see_the_turn_each_session_reached(tmp_path: Path) -> None:
+def test_processes_sharing_a_database_read_the_session_another_moved_on(tmp_path: Path) -> None:
+    """A store that remembers a session it wrote reads the file again once another process wrote it."""
     one, other = SQLiteStore(tmp_path / "bot.db"), SQLiteStore(tmp_path / "bot.db")
-    assert other.turn_hint("s") is None
-    one.record(turn("s", 1), Session(key="s", turns=1))
-    one.record(turn("s", 2), Session(key="s", turns=2))
-    assert (2, None) == (other.turn_hint("s"), other.turn_hint("t"))
+    run(one.record(write("s", 1)))
+    assert 1 == run(one.session("default", "s")).turns  # type: ignore[union-attr]
+    run(other.record(write("s", 2, misses=4)))
+    assert (2, 4) == (run(one.session("default", "s")).turns, run(one.session("default", "s")).misses)  # type: ignore[union-attr]
+
+
+def test_a_file_of_the_version_before_shops_keeps_everything_under_the_default_shop(tmp_path: Path) -> None:
+    """A database written before several shops opens with its sessions, turns and tickets in `default`."""
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE sessions (key TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at REAL NOT NULL);"
+        "CREATE TABLE turns (id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL, turn INTEGER NOT NULL,"
+        " at REAL NOT NULL, buyer_id TEXT, shop_id TEXT, message TEXT NOT NULL, reply TEXT NOT NULL,"
+        " action TEXT NOT NULL, intent TEXT, confidence REAL NOT NULL, reason TEXT, topic TEXT, UNIQUE (session_id, turn));"
+        "CREATE TABLE tickets (id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL, buyer_id TEXT,"
+        " reason TEXT NOT NULL, priority TEXT NOT NULL, status TEXT NOT NULL, created_at REAL NOT NULL,"
+        " claimed_by TEXT, claimed_at REAL, closed_at REAL, note TEXT, left_messages TEXT NOT NULL DEFAULT '[]',"
+        " order_number TEXT, questions TEXT NOT NULL DEFAULT '[]');"
+        """INSERT INTO sessions VALUES ('s', '{"turns": 1, "misses": 2}', 1.0);"""
+        "INSERT INTO turns VALUES (7, 's', 1, 1.0, NULL, 'ignored', '在吗', '亲', 'answer', 'greeting', 1.0, NULL, NULL);"
+        "INSERT INTO tickets (session_id, reason, priority, status, created_at) VALUES ('s', 'asked_for_person', 'normal', 'open', 1.0);"
+    )  # fmt: skip
+    db.commit()
+    db.close()
+    store = SQLiteStore(path)
+    assert [(7, "在吗", "default")] == [
+        (t.id, t.message, t.shop) for t in run(store.transcript("default", "s"))
+    ]
+    assert 2 == run(store.session("default", "s")).misses  # type: ignore[union-attr]
+    assert run(store.open_ticket("default", "s")) is not None
+    with pytest.raises(TurnConflict):  # the turn it held still counts
+        run(store.record(write("s", 1)))
+    assert 8 == run(store.record(write("s", 2))).turn_id  # ids go on after the old ones
+
+
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [
+        ("memory://", MemoryStore),
+        ("sqlite:///data/bot.db", SQLiteStore),
+        ("sqlite:////tmp/x/bot.db", SQLiteStore),
+    ],
+)
+def test_the_url_picks_the_storage(
+    url: str, kind: type, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """storage.url names the backend; a relative SQLite path is relative to the shop's folder."""
+    monkeypatch.setattr(SQLiteStore, "__init__", lambda self, path: setattr(self, "path", path))
+    opened = open_store(url, tmp_path)
+    assert isinstance(opened, kind)
+    if url == "sqlite:///data/bot.db":
+        assert tmp_path / "data" / "bot.db" == opened.path  # type: ignore[attr-defined]
+    if url.startswith("sqlite:////"):
+        assert Path("/tmp/x/bot.db") == opened.path  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("url", ["postgres://x", "data/bot.db", "sqlite://bot.db"])
+def test_a_url_we_cannot_open_says_so_in_chinese_first(url: str, tmp_path: Path) -> None:
+    """An unknown scheme or a malformed SQLite URL is refused with a message naming what works."""
+    with pytest.raises(BadStorageUrl, match=r"storage\.url") as caught:
+        open_store(url, tmp_path)
+    assert "sqlite" in str(caught.value)

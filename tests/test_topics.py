@@ -3,6 +3,7 @@ messages that ask two things."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from bot.loading.schema import CORE_INTENTS
 from bot.model import Action, HandoffReason, Session, TurnRecord
 from bot.problems import LoadError
 from bot.runners.lint import lint
+from bot.storage import TurnWrite
 from bot.storage.memory import MemoryStore
 from bot.storage.sqlite import SQLiteStore
 
@@ -227,7 +229,7 @@ def test_a_part_that_asks_for_a_person_hands_off_with_the_other_part_in_the_tick
     bot = Bot(shipped_bot.shop, store)
     reply = bot.reply("two", "什么时候发货 转人工")
     assert (Action.HANDOFF, HandoffReason.ASKED_FOR_PERSON) == (reply.action, reply.reason)
-    [ticket] = store.tickets()
+    [ticket] = asyncio.run(store.tickets("default"))
     assert ("什么时候发货",) == ticket.questions
 
 
@@ -252,5 +254,5 @@ def test_a_database_of_the_version_before_topics_opens_and_keeps_its_turns(tmp_p
     store = SQLiteStore(path)
     turn = TurnRecord(session_id="s", turn=2, at=2.0, message="退货运费谁出", reply="…", action=Action.ANSWER,
                       intent="returns", topic="returns.shipping_fee", confidence=0.9)  # fmt: skip
-    store.submit(turn, Session(key="s", turns=2), None).result()
-    assert [None, "returns.shipping_fee"] == [t.topic for t in store.transcript("s")]
+    asyncio.run(store.record(TurnWrite(turn=turn, session=Session(key="s", turns=2))))
+    assert [None, "returns.shipping_fee"] == [t.topic for t in asyncio.run(store.transcript("default", "s"))]

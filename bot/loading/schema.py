@@ -275,6 +275,26 @@ class Storage(_Shape):
     )
 
 
+class ShopRef(_Shape):
+    id: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
+        description="the shop's id in requests (shop_id): lowercase letters, digits, - and _; not 'default'",
+    )
+    folder: str = Field(
+        min_length=1, description="the shop's folder (its config.yaml), relative to this file"
+    )
+
+
+def _unique_shops(value: list[ShopRef]) -> list[ShopRef]:
+    ids = [s.id for s in value]
+    if "default" in ids:
+        raise ValueError("'default' is this file's own shop: give the listed shop another id")
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        raise ValueError(f"shop ids must differ: {', '.join(twice)} listed twice")
+    return value
+
+
 class Server(_Shape):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -311,6 +331,15 @@ class ConfigFile(_Shape):
     follow_up: FollowUp = FollowUp()
     server: Server = Server()
     storage: Storage = Storage()
+    shops: list[ShopRef] = Field(
+        default_factory=list,
+        description="more shops this server answers for (bot serve); this file's own shop is 'default'",
+    )
+
+    @field_validator("shops")
+    @classmethod
+    def _shops_differ(cls, value: list[ShopRef]) -> list[ShopRef]:
+        return _unique_shops(value)
 
 
 def _context_part(part: str) -> type[_Shape]:

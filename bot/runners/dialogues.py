@@ -20,7 +20,7 @@ from typing import Any
 from bot.engine import Engine
 from bot.loading import yamlfile
 from bot.loading.schema import DialogueFile, DialogueShape, TurnShape, validate
-from bot.model import Origin, Reply
+from bot.model import DEFAULT_SHOP, Origin, Reply
 from bot.problems import Problem, errors, problem
 from bot.service import in_memory
 from bot.stages.render import shop_values
@@ -153,7 +153,7 @@ def run(bot: Engine, dialogue: Dialogue) -> DialogueResult:
     for index, turn in enumerate(dialogue.turns, 1):
         clock.now += turn.after_minutes * 60
         result = conversations.turn(session_id, turn.buyer, context=dialogue.context)
-        session = conversations.store.session(session_id)
+        session = conversations.run(conversations.storage.session(DEFAULT_SHOP, session_id))
         slots = session.slots if session else MappingProxyType({})
         asked = session.state.asked.value if session and session.state.asked else None
         priority = result.ticket.priority if result.ticket else None

@@ -1,60 +1,106 @@
-"""Where sessions, transcripts and handoff tickets live, behind one small interface.
+"""Where sessions, transcripts and handoff tickets live: small async protocols by what they hold.
 
-The app never talks to a database directly: it uses a `Store`. `MemoryStore` serves tests and
-experiments, `SQLiteStore` is the embedded default. A Redis/PostgreSQL store implements the same
-methods.
+A turn reads its session (`Sessions`), then stores in one write (`Recorder.record`) the turn, the
+session after it, the ticket it opened and the message it left on a held ticket: all or nothing,
+durable before the reply goes out, and never twice (a turn of a session already stored is a
+`TurnConflict`; the service reads the session again and retries). Agents and admins read
+`Transcripts` and work `Tickets`. Everything is keyed by (shop, session).
+
+`bot.storage.urls` opens a `Storage` from a URL: memory and SQLite implement every protocol in one
+class; a backend may implement only some of them (sessions in Redis) and be combined with another
+for the rest, in the factory, without the service or the faces knowing.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Protocol
 
 from bot.model import Session, Ticket, TicketStatus, TurnRecord
 
 
-class TurnConflict(Exception):
+class StorageError(Exception):
+    """Something the storage layer refuses; each kind is translated once, at the HTTP edge."""
+
+
+class TurnConflict(StorageError):
     """Another request recorded this turn of the session first; read the session again and retry."""
 
 
-class Store(Protocol):
-    def session(self, key: str) -> Session | None:
-        """The saved state of a session, or None if it never spoke."""
+class UnknownTicket(StorageError):
+    """No ticket with this id in this shop."""
 
-    def turn_hint(self, key: str) -> int | None:
-        """The turn the session last reached, if the store can tell without I/O: a hint that may be
-        out of date (the write of a turn planned on it then conflicts), or None."""
 
-    def submit(
-        self, turn: TurnRecord, session: Session, ticket: Ticket | None = None, left_on: int | None = None
-    ) -> Future[tuple[int, int | None]]:
-        """Write the turn, the session after it, a new ticket and (with `left_on`) the buyer's message
-        into the ticket a person holds: all or nothing. The future is done once the write is durable,
-        with (turn id, ticket id), or fails with `TurnConflict` if the turn exists (nothing written)."""
+class TicketClosed(StorageError):
+    """The ticket is closed: it can no longer be claimed."""
 
-    def record(
-        self, turn: TurnRecord, session: Session, ticket: Ticket | None = None, left_on: int | None = None
-    ) -> tuple[int, int | None]:
-        """`submit(...)` and wait for it: the reply may go out when this returns."""
 
-    def transcript(self, session_id: str) -> list[TurnRecord]: ...
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TurnWrite:
+    """Everything one turn stores: the turn, the session after it, a ticket it opened, and the id of
+    the held ticket the buyer's message is left on."""
 
-    def open_ticket(self, session_id: str) -> Ticket | None:
+    turn: TurnRecord
+    session: Session
+    ticket: Ticket | None = None
+    left_on: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Written:
+    turn_id: int
+    ticket_id: int | None = None
+
+
+class Sessions(Protocol):
+    async def session(self, shop: str, session_id: str) -> Session | None:
+        """The session as its last stored turn left it, or None if it never spoke."""
+
+
+class Recorder(Protocol):
+    async def record(self, write: TurnWrite) -> Written:
+        """Store a turn's write, all or nothing; done once it is durable. `TurnConflict` (nothing
+        written) if this turn of the session is already stored."""
+
+
+class Transcripts(Protocol):
+    async def transcript(self, shop: str, session_id: str) -> list[TurnRecord]:
+        """The session's turns, oldest first."""
+
+
+class Tickets(Protocol):
+    async def open_ticket(self, shop: str, session_id: str) -> Ticket | None:
         """The session's ticket that is not closed yet, if any."""
 
-    def tickets(self, status: TicketStatus | None = None) -> list[Ticket]:
-        """Tickets, high priority first, then oldest first."""
+    async def tickets(self, shop: str, status: TicketStatus | None = None) -> list[Ticket]:
+        """The shop's tickets, high priority first, then oldest first."""
 
-    def ticket(self, ticket_id: int) -> Ticket | None: ...
+    async def ticket(self, shop: str, ticket_id: int) -> Ticket | None: ...
 
-    def claim(self, ticket_id: int, agent: str, at: float) -> Ticket:
-        """Mark an open ticket as taken by `agent`; KeyError if unknown, ValueError if closed."""
+    async def claim(self, shop: str, ticket_id: int, agent: str, at: float) -> Ticket:
+        """Mark a ticket as taken by `agent`: `UnknownTicket`, or `TicketClosed` if it is closed."""
 
-    def close(self, ticket_id: int, at: float, note: str | None = None) -> Ticket:
-        """Close a ticket; the bot answers the session again. KeyError if unknown."""
-
-    def ping(self) -> None:
-        """Raise if the store cannot be written."""
+    async def close(self, shop: str, ticket_id: int, at: float, note: str | None = None) -> Ticket:
+        """Close a ticket (`UnknownTicket` if there is none): the bot answers the session again."""
 
 
-__all__ = ["Store", "TurnConflict"]
+class Storage(Sessions, Recorder, Transcripts, Tickets, Protocol):
+    """All that the turn service and the faces use, from one URL."""
+
+    async def ping(self) -> None:
+        """Raise if the storage cannot be written."""
+
+
+__all__ = [
+    "Recorder",
+    "Sessions",
+    "Storage",
+    "StorageError",
+    "TicketClosed",
+    "Tickets",
+    "Transcripts",
+    "TurnConflict",
+    "TurnWrite",
+    "UnknownTicket",
+    "Written",
+]

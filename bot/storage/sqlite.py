@@ -1,8 +1,10 @@
-"""The embedded default `Store`: one SQLite file in WAL mode, created on first use.
+"""The embedded default `Storage`: one SQLite file in WAL mode, created on first use.
 
 A turn, the session after it and its ticket are written in one transaction, committed (and synced,
 with `synchronous=FULL`) before the reply is returned: a killed process never loses an acknowledged
-turn. Each thread has its own connection; WAL lets readers go on while one writer commits.
+turn. Every write of one turn of the event loop goes into one transaction with one fsync (group
+commit). Processes sharing the file (workers, replicas on one machine) coordinate through a small
+file beside it (`bot.storage.shared`).
 """
 
 from __future__ import annotations
@@ -12,14 +14,15 @@ import contextlib
 import json
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
-from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from bot.model import (
+    DEFAULT_SHOP,
     Action,
     DialogueState,
     HandoffReason,
@@ -29,23 +32,27 @@ from bot.model import (
     TicketStatus,
     TurnRecord,
 )
-from bot.storage import TurnConflict
+from bot.storage import TicketClosed, TurnConflict, TurnWrite, UnknownTicket, Written
 from bot.storage.order import by_priority
 from bot.storage.shared import SharedFile
 
+# 2: every row belongs to a shop (sessions, turns and tickets are keyed by (shop, session)).
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
-    key TEXT PRIMARY KEY,
+    shop TEXT NOT NULL,
+    key TEXT NOT NULL,
     state TEXT NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (shop, key)
 );
 CREATE TABLE IF NOT EXISTS turns (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
+    shop TEXT NOT NULL,
     session_id TEXT NOT NULL,
     turn INTEGER NOT NULL,
     at REAL NOT NULL,
     buyer_id TEXT,
-    shop_id TEXT,
     message TEXT NOT NULL,
     reply TEXT NOT NULL,
     action TEXT NOT NULL,
@@ -53,10 +60,11 @@ CREATE TABLE IF NOT EXISTS turns (
     confidence REAL NOT NULL,
     reason TEXT,
     topic TEXT,
-    UNIQUE (session_id, turn)
+    UNIQUE (shop, session_id, turn)
 );
 CREATE TABLE IF NOT EXISTS tickets (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
+    shop TEXT NOT NULL,
     session_id TEXT NOT NULL,
     buyer_id TEXT,
     reason TEXT NOT NULL,
@@ -71,42 +79,44 @@ CREATE TABLE IF NOT EXISTS tickets (
     order_number TEXT,
     questions TEXT NOT NULL DEFAULT '[]'
 );
-CREATE INDEX IF NOT EXISTS tickets_by_session ON tickets (session_id, status);
-CREATE INDEX IF NOT EXISTS tickets_by_status ON tickets (status, created_at);
+CREATE INDEX IF NOT EXISTS tickets_by_session ON tickets (shop, session_id, status);
+CREATE INDEX IF NOT EXISTS tickets_by_status ON tickets (shop, status, created_at);
 """
-
+# Columns added to version 1 files over time, before they are copied into version 2 tables.
+_ADDED_IN_V1 = {
+    "tickets": (
+        ("left_messages", "TEXT NOT NULL DEFAULT '[]'"),
+        ("order_number", "TEXT"),
+        ("questions", "TEXT NOT NULL DEFAULT '[]'"),
+    ),
+    "turns": (("topic", "TEXT"),),
+}
+_TURN_COLUMNS = "session_id, turn, at, buyer_id, message, reply, action, intent, confidence, reason, topic"
+_TICKET_COLUMNS = (
+    "session_id, buyer_id, reason, priority, status, created_at, claimed_by, claimed_at, closed_at, note,"
+    " left_messages, order_number, questions"
+)
 
 # Rows per INSERT: 12 values a turn stays far below SQLite's limit of 32766 variables.
 _ROWS_PER_STATEMENT = 500
+# Sessions kept in memory after this process wrote them: a turn starts without reading the file.
+RECENT_SESSIONS = 20_000
 
 
 class SQLiteStore:
+    """Every protocol of `bot.storage` over one SQLite file."""
+
     def __init__(self, path: Path, synchronous: str = "FULL") -> None:
         self.path = path
         self._synchronous = synchronous
         self._local = threading.local()
         self._write_lock = threading.Lock()
-        self._queue_lock = threading.Lock()
-        self._queue: list[_Write] = []  # turns of threads waiting for the commit under way
-        self._leading = False
-        self._pending: dict[asyncio.AbstractEventLoop, list[_Write]] = {}  # turns of a loop's turn
+        self._pending: dict[asyncio.AbstractEventLoop, list[_Write]] = {}  # writes of a loop's turn
+        self._recent: OrderedDict[tuple[str, str], Session] = OrderedDict()
         self._shared = SharedFile(path.with_name(path.name + ".shared"))
         path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connection() as db:
-            db.executescript(_SCHEMA)
-            added = {
-                "tickets": (
-                    ("left_messages", "TEXT NOT NULL DEFAULT '[]'"),
-                    ("order_number", "TEXT"),
-                    ("questions", "TEXT NOT NULL DEFAULT '[]'"),
-                ),
-                "turns": (("topic", "TEXT"),),
-            }
-            for table, wanted in added.items():
-                columns = {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
-                for name, kind in wanted:
-                    if name not in columns:  # a database written by an older version
-                        db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+        with self._transaction() as db:
+            _migrate(db)
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
@@ -136,65 +146,43 @@ class SQLiteStore:
                 raise
             db.execute("COMMIT")
 
-    def turn_hint(self, key: str) -> int | None:
+    async def session(self, shop: str, session_id: str) -> Session | None:
+        """From memory when this process wrote the session last (the shared file says whether
+        another process has moved it on since), else from the file."""
+        key = (shop, session_id)
+        remembered = self._recent.get(key)
+        if remembered is not None and self._reached(key) == remembered.turns:
+            return remembered
+        with self._connection() as db:
+            row = db.execute(
+                "SELECT state FROM sessions WHERE shop = ? AND key = ?", (shop, session_id)
+            ).fetchone()
+        return _session(shop, session_id, json.loads(row["state"])) if row else None
+
+    def _reached(self, key: tuple[str, str]) -> int | None:
         try:
-            return self._shared.turn(key)
+            return self._shared.turn(_shared_key(key))
         except (OSError, ValueError):
             return None
 
-    def session(self, key: str) -> Session | None:
-        with self._connection() as db:
-            row = db.execute("SELECT state FROM sessions WHERE key = ?", (key,)).fetchone()
-        return _session(key, json.loads(row["state"])) if row else None
-
-    def submit(
-        self, turn: TurnRecord, session: Session, ticket: Ticket | None = None, left_on: int | None = None
-    ) -> Future[tuple[int, int | None]]:
-        """Group commit on an event loop: the turns submitted during one turn of the loop are stored
-        together right after it, in one transaction with one fsync, on the loop itself. Under load a
-        turn of the loop holds many of them. (A writer thread was measured slower: every hand-off
-        between it and the loop is a turn of the GIL, and they cost more than the fsync it hides.)
-        Without a running loop this is `record`, done by the time it returns."""
-        write = _Write(turn, session, ticket, left_on)
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self._commit_as_leader(write)
-            return write.future
+    async def record(self, write: TurnWrite) -> Written:
+        """Group commit: the writes recorded during one turn of the event loop are stored together
+        right after it, in one transaction with one fsync, on the loop itself. Under load a turn of
+        the loop holds many of them. (A writer thread was measured slower: every hand-off between it
+        and the loop is a turn of the GIL, and they cost more than the fsync it hides.)"""
+        loop = asyncio.get_running_loop()
+        item = _Write(write, loop.create_future())
         pending = self._pending.setdefault(loop, [])
-        pending.append(write)
+        pending.append(item)
         if len(pending) == 1:
             loop.call_soon(self._commit_pending, loop)
-        return write.future
-
-    def record(
-        self, turn: TurnRecord, session: Session, ticket: Ticket | None = None, left_on: int | None = None
-    ) -> tuple[int, int | None]:
-        """Group commit for threads: the first caller with no commit under way commits every turn
-        queued until there are none left; each caller returns once its own turn is stored."""
-        write = _Write(turn, session, ticket, left_on)
-        self._commit_as_leader(write)
-        return write.future.result()
+        return await item.future
 
     def _commit_pending(self, loop: asyncio.AbstractEventLoop) -> None:
         self._commit(self._pending.pop(loop, []))
 
-    def _commit_as_leader(self, write: _Write) -> None:
-        with self._queue_lock:
-            self._queue.append(write)
-            lead = not self._leading
-            self._leading = True
-        while lead:
-            with self._queue_lock:
-                batch, self._queue = self._queue, []
-                if not batch:
-                    self._leading = False
-                    break
-            self._commit(batch)
-        write.future.exception()  # wait until the leader has stored it (or failed to)
-
     def _commit(self, batch: list[_Write]) -> None:
-        results: list[tuple[int, int | None] | Exception]
+        results: list[Written | Exception]
         try:
             try:
                 with self._transaction() as db:
@@ -204,158 +192,204 @@ class SQLiteStore:
                     results = [self._write_or_conflict(db, item) for item in batch]
         except Exception as exc:  # the commit itself failed: no write of the batch is stored
             results = [exc] * len(batch)
+        stored = [
+            item for item, result in zip(batch, results, strict=True) if not isinstance(result, Exception)
+        ]
         with contextlib.suppress(OSError, ValueError):  # only a hint: the futures must be resolved
-            self._shared.reached(
-                (item.turn.session_id, item.turn.turn)
-                for item, result in zip(batch, results, strict=True)
-                if not isinstance(result, Exception)
-            )
+            self._shared.reached((_shared_key(item.key), item.write.turn.turn) for item in stored)
         for item, result in zip(batch, results, strict=True):
             if isinstance(result, Exception):
-                item.future.set_exception(result)
+                self._recent.pop(item.key, None)  # read it again from the file
+                if not item.future.done():
+                    item.future.set_exception(result)
             else:
-                item.future.set_result(result)
+                self._remember(item.key, item.write.session)
+                if not item.future.done():
+                    item.future.set_result(result)
 
-    def _write_or_conflict(self, db: sqlite3.Connection, item: _Write) -> tuple[int, int | None] | Exception:
+    def _remember(self, key: tuple[str, str], session: Session) -> None:
+        self._recent[key] = session
+        self._recent.move_to_end(key)
+        if len(self._recent) > RECENT_SESSIONS:
+            self._recent.popitem(last=False)
+
+    def _write_or_conflict(self, db: sqlite3.Connection, item: _Write) -> Written | Exception:
         db.execute("SAVEPOINT turn")
         try:
             return self._write_all(db, [item])[0]
         except sqlite3.IntegrityError:
             db.execute("ROLLBACK TO turn")
-            return TurnConflict(item.turn.session_id)
+            return TurnConflict(item.write.turn.session_id)
         finally:
             db.execute("RELEASE turn")
 
     @staticmethod
-    def _write_all(db: sqlite3.Connection, batch: list[_Write]) -> list[tuple[int, int | None]]:
+    def _write_all(db: sqlite3.Connection, batch: list[_Write]) -> list[Written]:
         """A batch in a few statements, not a few per turn: each statement hands Python's GIL to the
         event loop and waits to get it back, so their number, not their size, is what costs."""
-        ids: list[tuple[int, int | None]] = []
+        written: list[Written] = []
         for start in range(0, len(batch), _ROWS_PER_STATEMENT):
             chunk = batch[start : start + _ROWS_PER_STATEMENT]
             cursor = db.execute(
-                "INSERT INTO turns (session_id, turn, at, buyer_id, shop_id, message, reply, action, intent,"
-                " confidence, reason, topic) VALUES "
+                f"INSERT INTO turns (shop, {_TURN_COLUMNS}) VALUES "
                 + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk)),
-                [value for item in chunk for value in item.turn_row],
+                [value for item in chunk for value in _turn_row(item.write.turn)],
             )
             # One INSERT gives its rows consecutive ids (AUTOINCREMENT, and we hold the write lock).
             first = int(cursor.lastrowid or 0) - len(chunk) + 1
             db.execute(
-                "INSERT INTO sessions (key, state, updated_at) VALUES "
-                + ", ".join(["(?, ?, ?)"] * len(chunk))
-                + " ON CONFLICT (key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
-                [value for item in chunk for value in item.session_row],
+                "INSERT INTO sessions (shop, key, state, updated_at) VALUES "
+                + ", ".join(["(?, ?, ?, ?)"] * len(chunk))
+                + " ON CONFLICT (shop, key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+                [value for item in chunk for value in _session_row(item.write.session)],
             )
             for offset, item in enumerate(chunk):
-                ids.append((first + offset, _ticket_and_left_message(db, item)))
-        return ids
+                written.append(
+                    Written(turn_id=first + offset, ticket_id=_ticket_and_left_message(db, item.write))
+                )
+        return written
 
-    def transcript(self, session_id: str) -> list[TurnRecord]:
+    async def transcript(self, shop: str, session_id: str) -> list[TurnRecord]:
         with self._connection() as db:
             rows = db.execute(
-                "SELECT * FROM turns WHERE session_id = ? ORDER BY turn", (session_id,)
+                "SELECT * FROM turns WHERE shop = ? AND session_id = ? ORDER BY turn", (shop, session_id)
             ).fetchall()
         return [_turn(row) for row in rows]
 
-    def open_ticket(self, session_id: str) -> Ticket | None:
+    async def open_ticket(self, shop: str, session_id: str) -> Ticket | None:
         with self._connection() as db:
             row = db.execute(
-                "SELECT * FROM tickets WHERE session_id = ? AND status != 'closed' ORDER BY id LIMIT 1",
-                (session_id,),
+                "SELECT * FROM tickets WHERE shop = ? AND session_id = ? AND status != 'closed'"
+                " ORDER BY id LIMIT 1",
+                (shop, session_id),
             ).fetchone()
         return _ticket(row) if row else None
 
-    def tickets(self, status: TicketStatus | None = None) -> list[Ticket]:
+    async def tickets(self, shop: str, status: TicketStatus | None = None) -> list[Ticket]:
         with self._connection() as db:
             if status is None:
-                rows = db.execute("SELECT * FROM tickets").fetchall()
+                rows = db.execute("SELECT * FROM tickets WHERE shop = ?", (shop,)).fetchall()
             else:
-                rows = db.execute("SELECT * FROM tickets WHERE status = ?", (status.value,)).fetchall()
+                rows = db.execute(
+                    "SELECT * FROM tickets WHERE shop = ? AND status = ?", (shop, status.value)
+                ).fetchall()
         return by_priority(_ticket(row) for row in rows)
 
-    def ticket(self, ticket_id: int) -> Ticket | None:
+    async def ticket(self, shop: str, ticket_id: int) -> Ticket | None:
         with self._connection() as db:
-            row = db.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+            row = db.execute("SELECT * FROM tickets WHERE shop = ? AND id = ?", (shop, ticket_id)).fetchone()
         return _ticket(row) if row else None
 
-    def claim(self, ticket_id: int, agent: str, at: float) -> Ticket:
+    async def claim(self, shop: str, ticket_id: int, agent: str, at: float) -> Ticket:
         with self._transaction() as db:
-            row = db.execute("SELECT status FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+            row = db.execute(
+                "SELECT status FROM tickets WHERE shop = ? AND id = ?", (shop, ticket_id)
+            ).fetchone()
             if row is None:
-                raise KeyError(ticket_id)
+                raise UnknownTicket(ticket_id)
             if row["status"] == TicketStatus.CLOSED.value:
-                raise ValueError("closed")
+                raise TicketClosed(ticket_id)
             db.execute(
                 "UPDATE tickets SET status = 'claimed', claimed_by = ?, claimed_at = ? WHERE id = ?",
                 (agent, at, ticket_id),
             )
-        return self._existing(ticket_id)
+        return await self._existing(shop, ticket_id)
 
-    def close(self, ticket_id: int, at: float, note: str | None = None) -> Ticket:
+    async def close(self, shop: str, ticket_id: int, at: float, note: str | None = None) -> Ticket:
         with self._transaction() as db:
             cursor = db.execute(
-                "UPDATE tickets SET status = 'closed', closed_at = ?, note = ? WHERE id = ?",
-                (at, note, ticket_id),
+                "UPDATE tickets SET status = 'closed', closed_at = ?, note = ? WHERE shop = ? AND id = ?",
+                (at, note, shop, ticket_id),
             )
             if cursor.rowcount == 0:
-                raise KeyError(ticket_id)
-        return self._existing(ticket_id)
+                raise UnknownTicket(ticket_id)
+        return await self._existing(shop, ticket_id)
 
-    def _existing(self, ticket_id: int) -> Ticket:
-        ticket = self.ticket(ticket_id)
+    async def _existing(self, shop: str, ticket_id: int) -> Ticket:
+        ticket = await self.ticket(shop, ticket_id)
         if ticket is None:  # pragma: no cover - written in the same call
-            raise KeyError(ticket_id)
+            raise UnknownTicket(ticket_id)
         return ticket
 
-    def ping(self) -> None:
+    async def ping(self) -> None:
         with self._connection() as db:
             db.execute("BEGIN IMMEDIATE")  # takes the write lock: fails when the file is not writable
             db.execute("ROLLBACK")
 
 
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a file written by an earlier version to `SCHEMA_VERSION`, in the open transaction."""
+    if db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+        return
+    old = []  # tables of version 1: one shop, keyed by session alone
+    for table in ("sessions", "turns", "tickets"):
+        columns = {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
+        if columns and "shop" not in columns:
+            for name, kind in _ADDED_IN_V1.get(table, ()):
+                if name not in columns:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+            db.execute(f"ALTER TABLE {table} RENAME TO {table}_v1")
+            old.append(table)
+    for name in ("tickets_by_session", "tickets_by_status"):
+        db.execute(f"DROP INDEX IF EXISTS {name}")
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+    copies = {
+        "sessions": "INSERT INTO sessions (shop, key, state, updated_at) SELECT ?, key, state, updated_at FROM sessions_v1",
+        "turns": f"INSERT INTO turns (id, shop, {_TURN_COLUMNS}) SELECT id, ?, {_TURN_COLUMNS} FROM turns_v1",
+        "tickets": f"INSERT INTO tickets (id, shop, {_TICKET_COLUMNS}) SELECT id, ?, {_TICKET_COLUMNS} FROM tickets_v1",
+    }
+    for table in old:
+        db.execute(copies[table], (DEFAULT_SHOP,))
+        db.execute(f"DROP TABLE {table}_v1")
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _shared_key(key: tuple[str, str]) -> str:
+    return f"{key[0]}\x1f{key[1]}"
+
+
 def _turn_row(turn: TurnRecord) -> tuple[Any, ...]:
     return (
-        turn.session_id, turn.turn, turn.at, turn.buyer_id, turn.shop_id, turn.message, turn.reply,
+        turn.shop, turn.session_id, turn.turn, turn.at, turn.buyer_id, turn.message, turn.reply,
         turn.action.value, turn.intent, turn.confidence, turn.reason.value if turn.reason else None,
         turn.topic,
     )  # fmt: skip
 
 
 def _session_row(session: Session) -> tuple[Any, ...]:
-    return session.key, json.dumps(_state(session), ensure_ascii=False), session.updated_at
+    return session.shop, session.key, json.dumps(_state(session), ensure_ascii=False), session.updated_at
 
 
-def _ticket_and_left_message(db: sqlite3.Connection, item: _Write) -> int | None:
+def _ticket_and_left_message(db: sqlite3.Connection, write: TurnWrite) -> int | None:
     """The rare parts of a write: a new ticket (its id), the message left for a held ticket."""
     ticket_id = None
-    if (ticket := item.ticket) is not None:
+    if (ticket := write.ticket) is not None:
         cursor = db.execute(
-            "INSERT INTO tickets (session_id, buyer_id, reason, priority, status, created_at, order_number,"
-            " questions) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (ticket.session_id, ticket.buyer_id, ticket.reason.value, ticket.priority, ticket.status.value,
-             ticket.created_at, ticket.order_number, json.dumps(list(ticket.questions), ensure_ascii=False)),
+            "INSERT INTO tickets (shop, session_id, buyer_id, reason, priority, status, created_at,"
+            " order_number, questions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (ticket.shop, ticket.session_id, ticket.buyer_id, ticket.reason.value, ticket.priority,
+             ticket.status.value, ticket.created_at, ticket.order_number,
+             json.dumps(list(ticket.questions), ensure_ascii=False)),
         )  # fmt: skip
         ticket_id = int(cursor.lastrowid or 0)
-    if item.left_on is not None:
+    if write.left_on is not None:
         db.execute(
             "UPDATE tickets SET left_messages = json_insert(left_messages, '$[#]', ?) WHERE id = ?",
-            (item.turn.message, item.left_on),
+            (write.turn.message, write.left_on),
         )
     return ticket_id
 
 
 class _Write:
-    """One turn waiting for the group commit that stores it, with its rows."""
+    """One turn's write waiting for the group commit that stores it."""
 
-    __slots__ = ("future", "left_on", "session_row", "ticket", "turn", "turn_row")
+    __slots__ = ("future", "key", "write")
 
-    def __init__(
-        self, turn: TurnRecord, session: Session, ticket: Ticket | None, left_on: int | None
-    ) -> None:
-        self.turn, self.ticket, self.left_on = turn, ticket, left_on
-        self.turn_row, self.session_row = _turn_row(turn), _session_row(session)
-        self.future: Future[tuple[int, int | None]] = Future()
+    def __init__(self, write: TurnWrite, future: asyncio.Future[Written]) -> None:
+        self.write, self.future = write, future
+        self.key = (write.turn.shop, write.turn.session_id)
 
 
 def _state(session: Session) -> dict[str, Any]:
@@ -370,9 +404,10 @@ def _state(session: Session) -> dict[str, Any]:
     }
 
 
-def _session(key: str, state: dict[str, Any]) -> Session:
+def _session(shop: str, key: str, state: dict[str, Any]) -> Session:
     return Session(
         key=key,
+        shop=shop,
         turns=int(state["turns"]),
         last_intent=state.get("last_intent"),
         misses=int(state.get("misses", 0)),
@@ -390,7 +425,7 @@ def _turn(row: sqlite3.Row) -> TurnRecord:
         turn=row["turn"],
         at=row["at"],
         buyer_id=row["buyer_id"],
-        shop_id=row["shop_id"],
+        shop=row["shop"],
         message=row["message"],
         reply=row["reply"],
         action=Action(row["action"]),
@@ -404,6 +439,7 @@ def _turn(row: sqlite3.Row) -> TurnRecord:
 def _ticket(row: sqlite3.Row) -> Ticket:
     return Ticket(
         id=row["id"],
+        shop=row["shop"],
         session_id=row["session_id"],
         buyer_id=row["buyer_id"],
         reason=HandoffReason(row["reason"]),

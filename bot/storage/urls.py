@@ -14,7 +14,7 @@ import importlib
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bot.storage import Store
+from bot.storage import Storage
 
 # scheme → the module whose `from_url(url, root)` opens that store
 SCHEMES = {"sqlite": "bot.storage.sqlite", "memory": "bot.storage.memory"}
@@ -27,7 +27,7 @@ class BadStorageUrl(ValueError):
         super().__init__(f"storage.url {url!r}: {why_zh}（{why_en}）")
 
 
-def open_store(url: str, root: Path) -> Store:
+def open_store(url: str, root: Path) -> Storage:
     scheme = urlsplit(url).scheme
     if scheme not in SCHEMES:
         known = "、".join(f"{s}://" for s in SCHEMES)
@@ -35,7 +35,7 @@ def open_store(url: str, root: Path) -> Store:
             url, f"不认识的存储类型，可用：{known}", f"unknown scheme; known: {', '.join(SCHEMES)}"
         )
     module = importlib.import_module(SCHEMES[scheme])
-    store: Store = module.from_url(url, root)
+    store: Storage = module.from_url(url, root)
     return store
 
 

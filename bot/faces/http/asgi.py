@@ -16,6 +16,8 @@ from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from bot.faces.http import errors
+
 
 class Bounded:
     """ASGI middleware: at most `limit` requests in flight (more get 503 with Retry-After at once,
@@ -31,13 +33,10 @@ class Bounded:
             return
         length = dict(scope.get("headers") or []).get(b"content-length", b"0")
         if not length.isdigit() or int(length) > self.max_body:
-            await _plain_error(
-                send, 413, "body-too-large", "请求体太大了。", f"The body is over {self.max_body} bytes."
-            )
+            await errors.send(send, "body-too-large")
             return
         if self.in_flight >= self.limit:
-            await _plain_error(send, 503, "overloaded", "服务繁忙，请稍后重试。", "Too many requests at once; retry shortly.",
-                               retry_after=True)  # fmt: skip
+            await errors.send(send, "overloaded")
             return
         self.in_flight += 1
         received = 0
@@ -68,19 +67,6 @@ class Bounded:
                 self.metrics.latency.labels(route).observe(time.perf_counter() - started)
 
 
-async def _plain_error(
-    send: Any, status: int, code: str, zh: str, en: str, retry_after: bool = False
-) -> None:
-    body = json.dumps(
-        {"error": {"code": code, "message_zh": zh, "message_en": en}}, ensure_ascii=False
-    ).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if retry_after:
-        headers.append((b"retry-after", b"1"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
 class HotRoute:
     """ASGI: the route that carries nearly all traffic, answered without the web framework's
     per-request machinery (routing, dependency solving, validating a parsed dict, its middleware
@@ -108,7 +94,7 @@ class HotRoute:
         scope["route"] = self.route
         raw = await _body(receive)
         if raw is None:  # the body was cut off (too large, or the client went away)
-            await _plain_error(send, 413, "body-too-large", "请求体太大了。", "The body is too large.")
+            await errors.send(send, "body-too-large")
             return
         try:
             response: Response = Response(await self.handle(self._parse(raw)), media_type="application/json")
@@ -195,9 +181,14 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
         )
         self.replies = Counter(
-            "bot_replies", "Replies by action and intent", ["action", "intent"], registry=self.registry
+            "bot_replies",
+            "Replies by shop, action and intent",
+            ["shop", "action", "intent"],
+            registry=self.registry,
         )
-        self.handoffs = Counter("bot_handoffs", "Handoffs by reason", ["reason"], registry=self.registry)
+        self.handoffs = Counter(
+            "bot_handoffs", "Handoffs by shop and reason", ["shop", "reason"], registry=self.registry
+        )
 
 
 class NoDelayHttpTools(HttpToolsProtocol):

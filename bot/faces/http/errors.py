@@ -1,0 +1,89 @@
+"""The API's one error shape, {"error": {"code", "message_zh", "message_en", "details"?}}, for every
+error: raised in a handler, found by the framework, or refused before the app (`asgi`). The texts
+are in `bot.problems.HTTP_ERRORS`; exceptions of the layers below are translated here, once."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.responses import Response
+
+from bot.problems import http_error
+from bot.shops import ShopUnavailable, UnknownShop
+from bot.storage import StorageError, TicketClosed, TurnConflict, UnknownTicket
+
+# Codes whose answer asks the client to come back: 503s are momentary.
+_RETRY = {"overloaded", "turn-conflict", "storage-unavailable", "shop-unavailable"}
+
+
+class ApiError(Exception):
+    def __init__(self, code: str, details: Any = None, **fields: object) -> None:
+        super().__init__(code)
+        self.code, self.details, self.fields = code, details, fields
+
+
+# What handlers may raise and `failure` translates (anything else is logged and answered 500).
+KNOWN: tuple[type[Exception], ...] = (ApiError, ValidationError, UnknownShop, ShopUnavailable, StorageError)
+
+
+def body(
+    code: str, details: Any = None, status: int | None = None, fields: Mapping[str, object] | None = None
+) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    """Status, JSON body and headers of one error (`status` overrides the catalogue's)."""
+    usual, zh, en = http_error(code, **(fields or {}))
+    status = status or usual
+    error: dict[str, Any] = {"code": code, "message_zh": zh, "message_en": en}
+    if details is not None:
+        error["details"] = details
+    data = json.dumps({"error": error}, ensure_ascii=False).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    if code in _RETRY:
+        headers.append((b"retry-after", b"1"))
+    return status, data, headers
+
+
+def response(code: str, details: Any = None, status: int | None = None, **fields: object) -> Response:
+    status, data, headers = body(code, details, status, fields)
+    return Response(data, status_code=status, headers={k.decode(): v.decode() for k, v in headers[1:]},
+                    media_type="application/json")  # fmt: skip
+
+
+async def send(send: Any, code: str) -> None:
+    """The error answered straight on the ASGI connection, before any app has seen the request."""
+    status, data, headers = body(code)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
+
+
+def failure(exc: Exception) -> Response:
+    """Any exception raised while answering, as the one error shape."""
+    if isinstance(exc, ApiError):
+        return response(exc.code, exc.details, None, **exc.fields)
+    if isinstance(exc, ValidationError):  # a body pydantic parsed itself
+        return invalid([{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)])
+    if isinstance(exc, UnknownShop):
+        return response("unknown-shop", shop=exc.args[0])
+    if isinstance(exc, ShopUnavailable):
+        return response("shop-unavailable", shop=exc.shop)
+    if isinstance(exc, UnknownTicket):
+        return response("unknown-ticket", ticket=exc.args[0])
+    if isinstance(exc, TicketClosed):
+        return response("ticket-closed", ticket=exc.args[0])
+    if isinstance(exc, TurnConflict):
+        return response("turn-conflict")
+    if isinstance(exc, (StorageError, OSError)) or type(exc).__module__ == "sqlite3":
+        logging.getLogger("bot").exception("storage error")
+        return response("storage-unavailable", detail=type(exc).__name__)
+    logging.getLogger("bot").exception("unexpected error")
+    return response("internal")
+
+
+def invalid(errors: Sequence[Any]) -> Response:
+    problems = [{"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")} for e in errors]
+    if any(p["type"] == "json_invalid" for p in problems):
+        return response("invalid-json", problems)
+    return response("invalid-request", problems)

@@ -157,13 +157,10 @@ def serve(host: str | None, port: int | None, workers: int, watch: bool, loop: s
     except (BadStorageUrl, OSError, sqlite3.Error) as exc:
         click.echo(f"存储打不开（the storage cannot be opened）：{exc}", err=True)
         raise SystemExit(1) from None
-    os.environ["BOT_CONFIG"] = str(Path(config).resolve())
-    if watch:
-        os.environ["BOT_WATCH"] = "1"
     host, port = host or server.host, port or server.port
     click.echo(f"店小二 API: http://{host}:{port}/docs  (storage {url})")
     try:
-        processes.serve(host, port, workers, loop)
+        processes.serve(Path(config).resolve(), watch, host, port, workers, loop)
     except processes.PortInUse as exc:
         click.echo(
             f"端口已被占用，换一个端口（--port）或先停掉占用它的程序。\nThe port is in use: {exc}", err=True

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import time
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -25,10 +27,15 @@ class PortInUse(Exception):
     pass
 
 
-def serve(host: str, port: int, workers: int, loop: str) -> None:
-    """Serve `bot.faces.http.app:app_from_environment` until SIGINT or SIGTERM."""
-    if workers == 1 or not hasattr(socket, "SO_REUSEPORT"):
-        uvicorn.run(**_options(host, port, loop), workers=workers)
+def serve(config: Path, watch: bool, host: str, port: int, workers: int, loop: str) -> None:
+    """Serve the shops of `config` until SIGINT or SIGTERM."""
+    if workers == 1:
+        uvicorn.Server(uvicorn.Config(_app(config, watch), **_options(host, port, loop))).run()
+        return
+    if not hasattr(socket, "SO_REUSEPORT"):  # pragma: no cover - Windows: uvicorn's workers import the app
+        os.environ["BOT_CONFIG"], os.environ["BOT_WATCH"] = str(config), "1" if watch else ""
+        uvicorn.run("bot.faces.http.app:app_from_environment", factory=True, workers=workers,
+                    **_options(host, port, loop))  # fmt: skip
         return
     _check_free(host, port)
     context = multiprocessing.get_context("spawn")
@@ -39,7 +46,7 @@ def serve(host: str, port: int, workers: int, loop: str) -> None:
     }
 
     def start() -> Any:
-        process = context.Process(target=_worker, args=(host, port, loop), daemon=False)
+        process = context.Process(target=_worker, args=(config, watch, host, port, loop), daemon=False)
         process.start()
         return process
 
@@ -62,10 +69,15 @@ def serve(host: str, port: int, workers: int, loop: str) -> None:
             signal.signal(s, handler)
 
 
+def _app(config: Path, watch: bool) -> Any:
+    from bot.faces.http.app import create_app, log_turns
+
+    log_turns()
+    return create_app(config, watch=watch or None)
+
+
 def _options(host: str, port: int, loop: str) -> dict[str, Any]:
     return {
-        "app": "bot.faces.http.app:app_from_environment",
-        "factory": True,
         "host": host,
         "port": port,
         "loop": loop,
@@ -88,9 +100,9 @@ def _check_free(host: str, port: int) -> None:
             raise PortInUse(f"{host}:{port}: {exc.strerror}") from None
 
 
-def _worker(host: str, port: int, loop: str) -> None:
+def _worker(config: Path, watch: bool, host: str, port: int, loop: str) -> None:
     sock = socket.socket(_family(host), socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
-    uvicorn.Server(uvicorn.Config(**_options(host, port, loop))).run(sockets=[sock])
+    uvicorn.Server(uvicorn.Config(_app(config, watch), **_options(host, port, loop))).run(sockets=[sock])

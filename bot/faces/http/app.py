@@ -59,10 +59,12 @@ def create_app(
     storage: Storage | None = None,
     clock: Callable[[], float] = time.time,
     watch: bool | None = None,
+    hot_route: bool = True,
 ) -> ASGIApp:
     """The HTTP face of the shops at `config_path`; raises `LoadError` if its own shop is broken.
     With `watch` (default: server.watch in config.yaml), a change of a shop's files is loaded
-    within a second; a broken change is logged with its problems and the old set keeps serving."""
+    within a second; a broken change is logged with its problems and the old set keeps serving.
+    `hot_route=False` leaves `POST /v1/chat` to FastAPI's route alone (benchmarks/run.py compares)."""
     shops = Shops.from_config(Path(config_path))
     settings = shops.default.shop.settings
     server = settings.server
@@ -278,7 +280,11 @@ def create_app(
         )
 
     # Around the app, outermost first: the in-flight bound and metrics, CORS, then the hot route.
-    served: ASGIApp = HotRoute(app, "POST", "/v1/chat", ChatRequest, answer, errors.failure)
+    # The chat route is answered by one handler, `answer`, with the same models either way: FastAPI's
+    # route documents it (OpenAPI) and serves it when `hot_route` is off; `HotRoute` serves it faster.
+    served: ASGIApp = (
+        HotRoute(app, "POST", "/v1/chat", ChatRequest, answer, errors.failure) if hot_route else app
+    )
     if server.cors_origins:
         served = CORSMiddleware(served, allow_origins=list(server.cors_origins), allow_methods=["GET", "POST"],
                                 allow_headers=["*"])  # fmt: skip
@@ -323,13 +329,19 @@ def _ticket(t: Ticket, transcript: list[TurnRecord]) -> TicketOut:
     )
 
 
-def app_from_environment() -> ASGIApp:
-    """Factory for `uvicorn --factory` and `bot serve --workers N`: config path from $BOT_CONFIG."""
+def log_turns() -> None:
+    """One JSON line per turn on stderr, written in one call per turn of the event loop."""
     handler = TickBufferedHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])
     # The logging HOWTO's "Optimization": a turn's line needs no caller, thread or process lookup.
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     logging._srcfile = None
+
+
+def app_from_environment() -> ASGIApp:
+    """Factory for `uvicorn --factory bot.faces.http.app:app_from_environment` (your own uvicorn or
+    gunicorn): the shop's config.yaml from $BOT_CONFIG, watching its files if $BOT_WATCH is 1."""
+    log_turns()
     watch = os.environ.get("BOT_WATCH") == "1" or None
     return create_app(os.environ.get("BOT_CONFIG", "config.yaml"), watch=watch)

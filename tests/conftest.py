@@ -50,3 +50,11 @@ def shop(tmp_path: Path) -> Path:
     shutil.copytree(REPO / "responses", target / "responses")
     shutil.copytree(REPO / "concepts", target / "concepts")
     return target
+
+
+@pytest.fixture
+def mini(tmp_path: Path) -> Path:
+    """A writable copy of tests/shops/mini, the smallest complete shop; returns its folder."""
+    target = tmp_path / "mini"
+    shutil.copytree(REPO / "tests" / "shops" / "mini", target)
+    return target

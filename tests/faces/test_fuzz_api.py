@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, settings
 from bot.faces.http.app import create_app
 from bot.storage.memory import MemoryStore
 
-app = create_app(Path(__file__).resolve().parent.parent / "config.yaml", MemoryStore())
+app = create_app(Path(__file__).resolve().parents[2] / "config.yaml", MemoryStore())
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 

@@ -13,16 +13,15 @@ from bot.storage.memory import MemoryStore
 
 
 @pytest.fixture
-def server(shop: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The shipped shop as the server's own (`default`), plus a tea shop and a broken one listed in it."""
+def server(shop: Path, mini: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shipped shop as the server's own (`default`), plus a tea shop and a broken one listed in it
+    (both copies of the mini shop)."""
     tea = tmp_path / "tea"
-    shutil.copytree(shop, tea)
+    shutil.copytree(mini, tea)
     config = (tea / "config.yaml").read_text(encoding="utf-8")
-    (tea / "config.yaml").write_text(
-        config.replace("name: 小二优选旗舰店", "name: 清风茶叶店"), encoding="utf-8"
-    )
+    (tea / "config.yaml").write_text(config.replace("name: 迷你小店", "name: 清风茶叶店"), encoding="utf-8")
     broken = tmp_path / "broken"
-    shutil.copytree(shop, broken)
+    shutil.copytree(mini, broken)
     (broken / "intents" / "greeting.yaml").write_text("id: greeting\nexamples: [\n", encoding="utf-8")
     own = (shop / "config.yaml").read_text(encoding="utf-8")
     listed = "shops:\n  - {id: tea, folder: ../tea}\n  - {id: broken, folder: ../broken}\n"
@@ -80,7 +79,10 @@ def test_a_broken_shop_never_stops_the_others_and_serves_after_a_good_reload(ser
     admin = {"Authorization": "Bearer s3cret"}
     refused = client.post("/v1/admin/reload", params={"shop_id": "broken"}, headers=admin)
     assert (422, "shop-invalid") == (refused.status_code, refused.json()["error"]["code"])
-    shutil.copy(server / "intents" / "greeting.yaml", server.parent / "broken" / "intents" / "greeting.yaml")
+    shutil.copy(
+        server.parent / "tea" / "intents" / "greeting.yaml",
+        server.parent / "broken" / "intents" / "greeting.yaml",
+    )
     reloaded = client.post("/v1/admin/reload", params={"shop_id": "broken"}, headers=admin)
     assert (200, "broken") == (reloaded.status_code, reloaded.json()["shop_id"])
     assert 200 == chat(client, "在吗", shop_id="broken")[0]
@@ -90,11 +92,8 @@ def test_a_shop_reloads_on_its_own(server: Path) -> None:
     """Reloading the tea shop swaps only it: the default shop keeps the engine it had."""
     client = TestClient(create_app(server / "config.yaml", MemoryStore()))
     before = client.get("/readyz").json()["shops"]
-    tea = server.parent / "tea" / "responses" / "greeting.yaml"
-    tea.write_text(tea.read_text(encoding="utf-8") + "\n", encoding="utf-8")
-    (server.parent / "tea" / "intents" / "greeting.yaml").write_text(
-        (server / "intents" / "greeting.yaml").read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8"
-    )
+    tea = server.parent / "tea" / "intents" / "greeting.yaml"
+    tea.write_text(tea.read_text(encoding="utf-8") + "  哈喽: 0.85\n", encoding="utf-8")
     reloaded = client.post(
         "/v1/admin/reload", params={"shop_id": "tea"}, headers={"Authorization": "Bearer s3cret"}
     )

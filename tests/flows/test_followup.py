@@ -12,7 +12,7 @@ from bot.runners.evaluate import evaluate, evaluate_after_each, read_labelled
 
 Play = Callable[..., list[Reply]]
 
-REAL_SET = Path(__file__).resolve().parents[2] / "shared" / "eval" / "real-buyers-dev.jsonl"
+REAL_SET = Path(__file__).resolve().parents[3] / "shared" / "eval" / "real-buyers-dev.jsonl"
 
 
 def after(play: Play, first: str, text: str) -> tuple[str | None, str, bool]:

@@ -1,3 +1,5 @@
+"""`bot.__all__` is exactly the public names of the library."""
+
 import bot
 
 

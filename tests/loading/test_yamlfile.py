@@ -1,3 +1,5 @@
+"""The YAML reader: values keep their line:column, and broken YAML becomes problems, not tracebacks."""
+
 from pathlib import Path
 
 from bot.loading import yamlfile

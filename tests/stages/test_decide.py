@@ -1,3 +1,5 @@
+"""Deciding from scores: answer, ask or hand off, with a calibrated confidence."""
+
 import pytest
 
 from bot.model import Action, HandoffReason, Match

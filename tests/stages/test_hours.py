@@ -1,3 +1,5 @@
+"""Business hours on the shop's clock: open now, and when people answer next."""
+
 from datetime import datetime
 
 import pytest

@@ -1,3 +1,5 @@
+"""The inverted index: which examples are candidates for a message, and how few it reads to find them."""
+
 from bot.stages.index import Index, terms
 
 

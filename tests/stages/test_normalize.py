@@ -1,3 +1,5 @@
+"""Normalising buyer text: width, 繁體, emoticons, slang and concepts read the same way everywhere."""
+
 import pytest
 
 from bot.shop import builtin_lexicon

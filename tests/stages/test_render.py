@@ -1,3 +1,5 @@
+"""Templates to reply text: fields filled from a flat table, hostile fields never evaluated."""
+
 import pytest
 
 from bot.stages.render import choose, fill, shop_values

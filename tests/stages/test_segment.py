@@ -1,3 +1,5 @@
+"""Segmenting with each shop's own tokenizer over jieba's shared dictionary."""
+
 from pathlib import Path
 
 import jieba

@@ -1,3 +1,5 @@
+"""A size from a chart, a height and a weight; the sizing reply and what it asks for next."""
+
 import pytest
 
 from bot.flows.sizing import size_reply

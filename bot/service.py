@@ -161,7 +161,7 @@ class Conversations:
         return _Planned(reply=reply, write=write)
 
 
-def store_of(settings: Settings) -> Storage:
+def storage_of(settings: Settings) -> Storage:
     """The storage config.yaml names (`storage.url`), unless `BOT_STORAGE_URL` names another."""
     return open_store(os.environ.get("BOT_STORAGE_URL") or settings.storage_url, settings.root)
 

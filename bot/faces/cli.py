@@ -146,14 +146,14 @@ def serve(host: str | None, port: int | None, workers: int, watch: bool, loop: s
     import sqlite3
 
     from bot.faces import serve as processes
-    from bot.service import Blocking, store_of
+    from bot.service import Blocking, storage_of
     from bot.storage.urls import BadStorageUrl
 
     settings = _load(config).shop.settings  # fail here, readably, before any worker starts
     server = settings.server
     url = os.environ.get("BOT_STORAGE_URL") or settings.storage_url
     try:
-        Blocking.run(store_of(settings).ping())
+        Blocking.run(storage_of(settings).ping())
     except (BadStorageUrl, OSError, sqlite3.Error) as exc:
         click.echo(f"存储打不开（the storage cannot be opened）：{exc}", err=True)
         raise SystemExit(1) from None

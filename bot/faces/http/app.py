@@ -43,7 +43,7 @@ from bot.faces.http.bodies import (
 from bot.faces.http.errors import ApiError
 from bot.model import DEFAULT_SHOP, Ticket, TicketStatus, TurnRecord
 from bot.problems import HTTP_STATUS_ZH, Problem
-from bot.service import Conversations, store_of
+from bot.service import Conversations, storage_of
 from bot.shops import Shops, settle
 from bot.storage import Storage
 
@@ -68,7 +68,7 @@ def create_app(
     shops = Shops.from_config(Path(config_path))
     settings = shops.default.shop.settings
     server = settings.server
-    storage = storage if storage is not None else store_of(settings)
+    storage = storage if storage is not None else storage_of(settings)
     conversations = Conversations(shops, storage, clock)
     metrics = Metrics()
     cap = server.max_message_chars

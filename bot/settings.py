@@ -82,4 +82,4 @@ class Settings:
     recommend_topics: frozenset[str]
     follow_up: FollowUpWeights
     placeholders: Mapping[str, str]  # what a chat platform inserts ([图片]) → the kind of message
-    sound_alike: bool  # words typed by sound read as the shop's keywords (bot/sounds.py)
+    sound_alike: bool  # words typed by sound read as the shop's keywords (bot/stages/sounds.py)

@@ -10,6 +10,7 @@ messages for the agent. Sessions, transcripts and tickets are keyed by (shop, se
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import dataclasses
 import os
@@ -161,9 +162,13 @@ class Conversations:
         return _Planned(reply=reply, write=write)
 
 
-def storage_of(settings: Settings) -> Storage:
+def storage_url(settings: Settings) -> str:
     """The storage config.yaml names (`storage.url`), unless `BOT_STORAGE_URL` names another."""
-    return open_store(os.environ.get("BOT_STORAGE_URL") or settings.storage_url, settings.root)
+    return os.environ.get("BOT_STORAGE_URL") or settings.storage_url
+
+
+def storage_of(settings: Settings) -> Storage:
+    return open_store(storage_url(settings), settings.root)
 
 
 class Blocking:
@@ -197,8 +202,24 @@ class Blocking:
             if cls._loop is None:
                 loop = asyncio.new_event_loop()
                 threading.Thread(target=loop.run_forever, name="bot-turns", daemon=True).start()
+                atexit.register(cls._wind_down, loop)
                 cls._loop = loop
         return asyncio.run_coroutine_threadsafe(work, cls._loop).result()
+
+
+    @staticmethod
+    def _wind_down(loop: asyncio.AbstractEventLoop) -> None:
+        """At exit, end what still runs on the loop (a database pool's workers) instead of leaving
+        it to be destroyed pending."""
+
+        async def cancel_the_rest() -> None:
+            rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in rest:
+                task.cancel()
+            await asyncio.gather(*rest, return_exceptions=True)
+
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(cancel_the_rest(), loop).result(timeout=5)
 
 
 def in_memory(engine: Engine, clock: Callable[[], float] = time.time) -> Blocking:

@@ -77,3 +77,38 @@ def test_sessions_of_two_shops_with_one_id_are_two_conversations(shipped_bot: Bo
     assert "handoff" == conversations.turn("s", "我要转人工", shop="tea").reply.action.value
     other = conversations.turn("s", "能开发票吗", shop="default")
     assert ("answer", 1) == (other.reply.action.value, other.reply.turn)
+
+
+def test_two_replicas_on_postgresql_agree_on_every_turn(shipped_bot: Bot) -> None:
+    """Two services on one PostgreSQL, a session's turns alternating between them: turns 1..N in
+    order, none twice, and a handoff made on one holds the buyer on the other."""
+    import os
+
+    import pytest
+
+    from bot.storage import postgres
+
+    url = os.environ.get("BOT_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip(
+            "PostgreSQL replicas NOT TESTED: set BOT_TEST_POSTGRES_URL (bash .ci/postgres starts one)"
+        )
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("DROP TABLE IF EXISTS bot_schema, sessions, turns, tickets")
+    Blocking.run(postgres.upgrade(url))
+    one, two = (Conversations(lambda shop: shipped_bot, postgres.PostgresStore(url)) for _ in range(2))
+
+    async def traffic() -> None:
+        for i in range(10):
+            await asyncio.gather(one.turn("r", f"{i} 能开发票吗"), two.turn("r", f"{i} 什么时候发货"))
+
+    Blocking.run(traffic())
+    turns = Blocking.run(one.storage.transcript("default", "r"))
+    assert list(range(1, 21)) == [t.turn for t in turns]
+    assert 20 == len({t.message for t in turns})
+    assert "handoff" == Blocking(one).turn("h", "我要转人工").reply.action.value
+    assert "human" == Blocking(two).turn("h", "还在吗").reply.action.value
+    for replica in (one, two):
+        Blocking.run(replica.storage.disconnect())  # type: ignore[attr-defined]

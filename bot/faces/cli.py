@@ -143,22 +143,20 @@ def chat(show_why: bool, config: str) -> None:
 @friendly
 def serve(host: str | None, port: int | None, workers: int, watch: bool, loop: str, config: str) -> None:
     """Serve the HTTP API (POST /v1/chat, handoff queue, /metrics; OpenAPI page at /docs)."""
-    import sqlite3
-
     from bot.faces import serve as processes
-    from bot.service import Blocking, storage_of
-    from bot.storage.urls import BadStorageUrl
+    from bot.service import Blocking, storage_of, storage_url
+    from bot.storage.urls import shown
 
     settings = _load(config).shop.settings  # fail here, readably, before any worker starts
     server = settings.server
-    url = os.environ.get("BOT_STORAGE_URL") or settings.storage_url
+    url = storage_url(settings)
     try:
         Blocking.run(storage_of(settings).ping())
-    except (BadStorageUrl, OSError, sqlite3.Error) as exc:
+    except Exception as exc:  # a bad URL, a file we cannot write, a database down or behind the code
         click.echo(f"存储打不开（the storage cannot be opened）：{exc}", err=True)
         raise SystemExit(1) from None
     host, port = host or server.host, port or server.port
-    click.echo(f"店小二 API: http://{host}:{port}/docs  (storage {url})")
+    click.echo(f"店小二 API: http://{host}:{port}/docs  (storage {shown(url)})")
     try:
         processes.serve(Path(config).resolve(), watch, host, port, workers, loop)
     except processes.PortInUse as exc:
@@ -166,6 +164,37 @@ def serve(host: str | None, port: int | None, workers: int, watch: bool, loop: s
             f"端口已被占用，换一个端口（--port）或先停掉占用它的程序。\nThe port is in use: {exc}", err=True
         )
         sys.exit(1)
+
+
+@main.group()
+def db() -> None:
+    """The database behind storage.url: its schema."""
+
+
+@db.command()
+@config_option
+@friendly
+def upgrade(config: str) -> None:
+    """Apply the schema migrations the database has not had (PostgreSQL; SQLite upgrades itself)."""
+    from bot.service import Blocking, storage_url
+    from bot.storage import StorageError
+
+    url = storage_url(_load(config).shop.settings)
+    if not url.startswith(("postgresql:", "postgres:")):
+        click.echo(
+            f"{url}：SQLite 和内存存储打开时自动升级，无需操作 (upgrades itself when opened; nothing to do)"
+        )
+        return
+    from bot.storage import postgres
+
+    try:
+        applied = Blocking.run(postgres.upgrade(url))
+    except (StorageError, OSError) as exc:
+        raise click.ClickException(f"升级失败（upgrade failed）：{exc}") from None
+    except Exception as exc:  # psycopg's errors: the server is down, the password is wrong, …
+        raise click.ClickException(f"连不上数据库或升级失败（cannot connect or upgrade）：{exc}") from None
+    done = "、".join(applied) if applied else "没有要做的（already up to date）"
+    click.echo(f"数据库已是第 {postgres.LATEST} 版 (schema at version {postgres.LATEST})：{done}")
 
 
 @main.command()

@@ -90,6 +90,9 @@ class Storage(Sessions, Recorder, Transcripts, Tickets, Protocol):
     async def ping(self) -> None:
         """Raise if the storage cannot be written."""
 
+    async def disconnect(self) -> None:
+        """Let go of the connections opened on the running event loop (a server shutting down)."""
+
 
 __all__ = [
     "Recorder",

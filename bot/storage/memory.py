@@ -86,6 +86,9 @@ class MemoryStore:
     async def ping(self) -> None:
         return None
 
+    async def disconnect(self) -> None:
+        return None
+
 
 def from_url(url: str, root: object) -> MemoryStore:
     return MemoryStore()

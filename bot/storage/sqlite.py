@@ -18,15 +18,10 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from bot.model import (
     DEFAULT_SHOP,
-    Action,
-    DialogueState,
-    HandoffReason,
-    Priority,
     Session,
     Ticket,
     TicketStatus,
@@ -34,6 +29,7 @@ from bot.model import (
 )
 from bot.storage import TicketClosed, TurnConflict, TurnWrite, UnknownTicket, Written
 from bot.storage.order import by_priority
+from bot.storage.rows import session_from, state_of, ticket_from, turn_from
 from bot.storage.shared import SharedFile
 
 # 2: every row belongs to a shop (sessions, turns and tickets are keyed by (shop, session)).
@@ -157,7 +153,7 @@ class SQLiteStore:
             row = db.execute(
                 "SELECT state FROM sessions WHERE shop = ? AND key = ?", (shop, session_id)
             ).fetchone()
-        return _session(shop, session_id, json.loads(row["state"])) if row else None
+        return session_from(shop, session_id, json.loads(row["state"])) if row else None
 
     def _reached(self, key: tuple[str, str]) -> int | None:
         try:
@@ -254,7 +250,7 @@ class SQLiteStore:
             rows = db.execute(
                 "SELECT * FROM turns WHERE shop = ? AND session_id = ? ORDER BY turn", (shop, session_id)
             ).fetchall()
-        return [_turn(row) for row in rows]
+        return [turn_from(row) for row in rows]
 
     async def open_ticket(self, shop: str, session_id: str) -> Ticket | None:
         with self._connection() as db:
@@ -263,7 +259,7 @@ class SQLiteStore:
                 " ORDER BY id LIMIT 1",
                 (shop, session_id),
             ).fetchone()
-        return _ticket(row) if row else None
+        return ticket_from(row) if row else None
 
     async def tickets(self, shop: str, status: TicketStatus | None = None) -> list[Ticket]:
         with self._connection() as db:
@@ -273,12 +269,12 @@ class SQLiteStore:
                 rows = db.execute(
                     "SELECT * FROM tickets WHERE shop = ? AND status = ?", (shop, status.value)
                 ).fetchall()
-        return by_priority(_ticket(row) for row in rows)
+        return by_priority(ticket_from(row) for row in rows)
 
     async def ticket(self, shop: str, ticket_id: int) -> Ticket | None:
         with self._connection() as db:
             row = db.execute("SELECT * FROM tickets WHERE shop = ? AND id = ?", (shop, ticket_id)).fetchone()
-        return _ticket(row) if row else None
+        return ticket_from(row) if row else None
 
     async def claim(self, shop: str, ticket_id: int, agent: str, at: float) -> Ticket:
         with self._transaction() as db:
@@ -315,6 +311,9 @@ class SQLiteStore:
         with self._connection() as db:
             db.execute("BEGIN IMMEDIATE")  # takes the write lock: fails when the file is not writable
             db.execute("ROLLBACK")
+
+    async def disconnect(self) -> None:
+        return None  # one connection per thread, closed with it
 
 
 def _migrate(db: sqlite3.Connection) -> None:
@@ -359,7 +358,7 @@ def _turn_row(turn: TurnRecord) -> tuple[Any, ...]:
 
 
 def _session_row(session: Session) -> tuple[Any, ...]:
-    return session.shop, session.key, json.dumps(_state(session), ensure_ascii=False), session.updated_at
+    return session.shop, session.key, json.dumps(state_of(session), ensure_ascii=False), session.updated_at
 
 
 def _ticket_and_left_message(db: sqlite3.Connection, write: TurnWrite) -> int | None:
@@ -390,70 +389,6 @@ class _Write:
     def __init__(self, write: TurnWrite, future: asyncio.Future[Written]) -> None:
         self.write, self.future = write, future
         self.key = (write.turn.shop, write.turn.session_id)
-
-
-def _state(session: Session) -> dict[str, Any]:
-    return {
-        "turns": session.turns,
-        "last_intent": session.last_intent,
-        "misses": session.misses,
-        "slots": dict(session.slots),
-        "state": session.state.to_dict(),
-        "handed_off": session.handed_off,
-        "updated_at": session.updated_at,
-    }
-
-
-def _session(shop: str, key: str, state: dict[str, Any]) -> Session:
-    return Session(
-        key=key,
-        shop=shop,
-        turns=int(state["turns"]),
-        last_intent=state.get("last_intent"),
-        misses=int(state.get("misses", 0)),
-        slots=MappingProxyType(dict(state.get("slots", {}))),
-        state=DialogueState.from_dict(state.get("state") or {}),
-        handed_off=bool(state.get("handed_off", False)),
-        updated_at=float(state.get("updated_at", 0.0)),
-    )
-
-
-def _turn(row: sqlite3.Row) -> TurnRecord:
-    return TurnRecord(
-        id=row["id"],
-        session_id=row["session_id"],
-        turn=row["turn"],
-        at=row["at"],
-        buyer_id=row["buyer_id"],
-        shop=row["shop"],
-        message=row["message"],
-        reply=row["reply"],
-        action=Action(row["action"]),
-        intent=row["intent"],
-        confidence=row["confidence"],
-        reason=HandoffReason(row["reason"]) if row["reason"] else None,
-        topic=row["topic"],
-    )
-
-
-def _ticket(row: sqlite3.Row) -> Ticket:
-    return Ticket(
-        id=row["id"],
-        shop=row["shop"],
-        session_id=row["session_id"],
-        buyer_id=row["buyer_id"],
-        reason=HandoffReason(row["reason"]),
-        priority=Priority(row["priority"]),
-        status=TicketStatus(row["status"]),
-        created_at=row["created_at"],
-        claimed_by=row["claimed_by"],
-        claimed_at=row["claimed_at"],
-        closed_at=row["closed_at"],
-        note=row["note"],
-        left_messages=tuple(json.loads(row["left_messages"])),
-        questions=tuple(json.loads(row["questions"])),
-        order_number=row["order_number"],
-    )
 
 
 def from_url(url: str, root: Path) -> SQLiteStore:

@@ -3,6 +3,7 @@
     sqlite:///data/bot.db        SQLite, relative to the shop's folder (the default)
     sqlite:////var/lib/bot.db    SQLite, an absolute path
     memory://                    this process's memory: lost on exit, for trying things out
+    postgresql://user@host/db    PostgreSQL (pip install 'dianxiaoer[postgres]'; bot db upgrade first)
 
 Implementations are imported only when their scheme is used, so a new backend is one line here and
 one module beside this one: the service and the faces do not change.
@@ -17,14 +18,19 @@ from urllib.parse import urlsplit
 from bot.storage import Storage
 
 # scheme → the module whose `from_url(url, root)` opens that store
-SCHEMES = {"sqlite": "bot.storage.sqlite", "memory": "bot.storage.memory"}
+SCHEMES = {
+    "sqlite": "bot.storage.sqlite",
+    "memory": "bot.storage.memory",
+    "postgresql": "bot.storage.postgres",
+    "postgres": "bot.storage.postgres",
+}
 
 
 class BadStorageUrl(ValueError):
     """The storage URL names no backend we have, or is malformed."""
 
     def __init__(self, url: str, why_zh: str, why_en: str) -> None:
-        super().__init__(f"storage.url {url!r}: {why_zh}（{why_en}）")
+        super().__init__(f"storage.url {shown(url)!r}: {why_zh}（{why_en}）")
 
 
 def open_store(url: str, root: Path) -> Storage:
@@ -47,3 +53,12 @@ def sqlite_path(url: str, root: Path) -> Path:
                             "write sqlite:///relative.db or sqlite:////absolute.db")  # fmt: skip
     path = path[1:]
     return Path(path) if path.startswith("/") else root / path
+
+
+def shown(url: str) -> str:
+    """The URL as it may be printed: a password in it is replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()

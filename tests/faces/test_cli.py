@@ -81,3 +81,24 @@ def test_schema_writes_three_files(run, tmp_path: Path) -> None:
     assert 0 == run("schema", str(tmp_path)).exit_code
     intent = json.loads((tmp_path / "intent.schema.json").read_text(encoding="utf-8"))
     assert "examples" in intent["properties"]
+
+
+def test_db_upgrade_says_what_it_did(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`bot db upgrade`: SQLite has nothing to do; PostgreSQL gets its migrations once, then none."""
+    import os
+
+    config = str(shop / "config.yaml")
+    sqlite = CliRunner().invoke(main, ["db", "upgrade", "--config", config])
+    assert (0, True) == (sqlite.exit_code, "无需操作" in sqlite.output)
+    url = os.environ.get("BOT_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("bot db upgrade on PostgreSQL NOT TESTED: set BOT_TEST_POSTGRES_URL (bash .ci/postgres)")
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("DROP TABLE IF EXISTS bot_schema, sessions, turns, tickets")
+    monkeypatch.setenv("BOT_STORAGE_URL", url)
+    first = CliRunner().invoke(main, ["db", "upgrade", "--config", config])
+    again = CliRunner().invoke(main, ["db", "upgrade", "--config", config])
+    assert (0, "001_init.sql") == (first.exit_code, first.output.strip().rsplit("：", 1)[-1])
+    assert 0 == again.exit_code and "already up to date" in again.output

@@ -237,3 +237,31 @@ def test_a_handoff_keeps_the_other_question_in_the_ticket(client: TestClient) ->
     assert "handoff" == handoff["action"]
     [ticket] = [t for t in client.get("/v1/handoffs").json() if t["session_id"] == "t3"]
     assert ["什么时候发货"] == ticket["questions"]
+
+
+def test_the_api_on_postgresql_keeps_turns_and_works_the_queue(
+    shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """storage.url postgresql://…: chat, handoff, the held buyer, claim and close, all in PostgreSQL."""
+    url = os.environ.get("BOT_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("PostgreSQL API NOT TESTED: set BOT_TEST_POSTGRES_URL (bash .ci/postgres starts one)")
+    import psycopg
+
+    from bot.service import Blocking
+    from bot.storage import postgres
+
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("DROP TABLE IF EXISTS bot_schema, sessions, turns, tickets")
+    Blocking.run(postgres.upgrade(url))
+    monkeypatch.setenv("BOT_STORAGE_URL", url)
+    with TestClient(create_app(shop / "config.yaml")) as client:
+        assert "invoice" == chat(client, "能开发票吗", session="pg")["intent"]
+        ticket = chat(client, "我要转人工", session="pg")["handoff"]["ticket_id"]
+        assert "human" == chat(client, "在吗", session="pg")["action"]
+        claimed = client.post(f"/v1/handoffs/{ticket}/claim", json={"agent": "小美"}).json()
+        assert ("claimed", ["在吗"]) == (claimed["status"], claimed["left_messages"])
+        assert 3 == len(claimed["transcript"])
+        assert 200 == client.post(f"/v1/handoffs/{ticket}/close", json={"note": "好了"}).status_code
+        assert "answer" == chat(client, "什么时候发货", session="pg")["action"]
+        assert "ready" == client.get("/readyz").json()["status"]

@@ -83,6 +83,7 @@ def create_app(
         yield
         for watcher in watchers:
             watcher.stop()
+        await storage.disconnect()
 
     app = FastAPI(
         lifespan=lifespan,

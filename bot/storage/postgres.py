@@ -1,0 +1,275 @@
+"""`Storage` on PostgreSQL (psycopg 3, async, with its connection pool): for several replicas.
+
+A turn's write is one transaction: the turn (append-only, `UNIQUE (shop, session_id, turn)`: a turn
+stored twice is a `TurnConflict`), the session after it (its `version` is the turn it reached and only
+moves forward), the ticket it opened and the message left on a held one. The schema is changed only
+by numbered migrations (`bot/storage/migrations/NNN_*.sql`) applied by `bot db upgrade`; a database
+behind the code refuses to open, saying so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from importlib import resources
+from typing import Any
+
+from bot.model import Session, Ticket, TicketStatus, TurnRecord
+from bot.storage import StorageError, TicketClosed, TurnConflict, TurnWrite, UnknownTicket, Written
+from bot.storage.order import by_priority
+from bot.storage.rows import session_from, state_of, ticket_from, turn_from
+
+try:
+    import psycopg
+    from psycopg.rows import dict_row
+    from psycopg.types.json import Jsonb
+    from psycopg_pool import AsyncConnectionPool
+except ImportError:  # pragma: no cover - the postgres extra is not installed
+    psycopg = None  # type: ignore[assignment]
+
+POOL_SIZE = 10
+
+
+class SchemaBehind(StorageError):
+    """The database's schema is older (or newer) than this version of the code."""
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(number, file name, SQL) of every migration shipped, in order."""
+    folder = resources.files("bot.storage") / "migrations"
+    found = sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))
+    return [(int(name.split("_", 1)[0]), name, (folder / name).read_text(encoding="utf-8")) for name in found]
+
+
+LATEST = migrations()[-1][0]
+
+
+class PostgresStore:
+    """Every protocol of `bot.storage` over one PostgreSQL database."""
+
+    def __init__(self, url: str, pool_size: int = POOL_SIZE) -> None:
+        if psycopg is None:
+            raise StorageError(
+                "没有安装 PostgreSQL 客户端：pip install 'dianxiaoer[postgres]'"
+                "（the PostgreSQL client is not installed）"
+            )
+        self.url = url
+        self._size = pool_size
+        # A pool belongs to the event loop that opened it (a process serves from one loop; a loop
+        # that ends takes its pool's connections with it).
+        self._pools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool] = {}
+        self._opening: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+
+    async def _connection(self) -> Any:
+        loop = asyncio.get_running_loop()
+        pool = self._pools.get(loop)
+        if pool is None:
+            async with self._opening.setdefault(loop, asyncio.Lock()):
+                pool = self._pools.get(loop)
+                if pool is None:
+                    pool = AsyncConnectionPool(
+                        self.url, min_size=1, max_size=self._size, open=False,
+                        kwargs={"row_factory": dict_row, "autocommit": True},
+                    )  # fmt: skip
+                    await pool.open(wait=True, timeout=10)
+                    try:
+                        await _check_schema(pool)
+                    except BaseException:
+                        await pool.close()
+                        raise
+                    for old in [k for k in self._pools if k.is_closed()]:
+                        del self._pools[old]
+                    self._pools[loop] = pool
+        return pool.connection()
+
+    async def disconnect(self) -> None:
+        pool = self._pools.pop(asyncio.get_running_loop(), None)
+        if pool is not None:
+            await pool.close()
+
+    async def session(self, shop: str, session_id: str) -> Session | None:
+        async with await self._connection() as db:
+            row = await (
+                await db.execute(
+                    "SELECT state FROM sessions WHERE shop = %s AND key = %s", (shop, session_id)
+                )
+            ).fetchone()
+        return session_from(shop, session_id, row["state"]) if row else None
+
+    async def record(self, write: TurnWrite) -> Written:
+        turn, session = write.turn, write.session
+        async with await self._connection() as db:
+            try:
+                async with db.transaction():
+                    cursor = await db.execute(
+                        "INSERT INTO turns (shop, session_id, turn, at, buyer_id, message, reply, action, intent,"
+                        " confidence, reason, topic) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                        " RETURNING id",
+                        (turn.shop, turn.session_id, turn.turn, turn.at, turn.buyer_id, turn.message, turn.reply,
+                         turn.action.value, turn.intent, turn.confidence,
+                         turn.reason.value if turn.reason else None, turn.topic),
+                    )  # fmt: skip
+                    turn_id = (await cursor.fetchone())["id"]
+                    await db.execute(
+                        "INSERT INTO sessions (shop, key, state, version, updated_at) VALUES (%s, %s, %s, %s, %s)"
+                        " ON CONFLICT (shop, key) DO UPDATE SET state = excluded.state,"
+                        " version = excluded.version, updated_at = excluded.updated_at"
+                        " WHERE sessions.version <= excluded.version",
+                        (
+                            session.shop,
+                            session.key,
+                            Jsonb(state_of(session)),
+                            session.turns,
+                            session.updated_at,
+                        ),
+                    )
+                    ticket_id = await _ticket_and_left_message(db, write)
+            except psycopg.errors.UniqueViolation:
+                raise TurnConflict(turn.session_id) from None
+        return Written(turn_id=turn_id, ticket_id=ticket_id)
+
+    async def transcript(self, shop: str, session_id: str) -> list[TurnRecord]:
+        async with await self._connection() as db:
+            rows = await (
+                await db.execute(
+                    "SELECT * FROM turns WHERE shop = %s AND session_id = %s ORDER BY turn",
+                    (shop, session_id),
+                )
+            ).fetchall()
+        return [turn_from(row) for row in rows]
+
+    async def open_ticket(self, shop: str, session_id: str) -> Ticket | None:
+        async with await self._connection() as db:
+            row = await (
+                await db.execute(
+                    "SELECT * FROM tickets WHERE shop = %s AND session_id = %s AND status != 'closed'"
+                    " ORDER BY id LIMIT 1",
+                    (shop, session_id),
+                )
+            ).fetchone()
+        return ticket_from(row) if row else None
+
+    async def tickets(self, shop: str, status: TicketStatus | None = None) -> list[Ticket]:
+        async with await self._connection() as db:
+            if status is None:
+                cursor = await db.execute("SELECT * FROM tickets WHERE shop = %s", (shop,))
+            else:
+                cursor = await db.execute(
+                    "SELECT * FROM tickets WHERE shop = %s AND status = %s", (shop, status.value)
+                )
+            rows = await cursor.fetchall()
+        return by_priority(ticket_from(row) for row in rows)
+
+    async def ticket(self, shop: str, ticket_id: int) -> Ticket | None:
+        async with await self._connection() as db:
+            row = await (
+                await db.execute("SELECT * FROM tickets WHERE shop = %s AND id = %s", (shop, ticket_id))
+            ).fetchone()
+        return ticket_from(row) if row else None
+
+    async def claim(self, shop: str, ticket_id: int, agent: str, at: float) -> Ticket:
+        async with await self._connection() as db, db.transaction():
+            row = await (
+                await db.execute(
+                    "SELECT status FROM tickets WHERE shop = %s AND id = %s FOR UPDATE", (shop, ticket_id)
+                )
+            ).fetchone()
+            if row is None:
+                raise UnknownTicket(ticket_id)
+            if row["status"] == TicketStatus.CLOSED.value:
+                raise TicketClosed(ticket_id)
+            claimed = await (
+                await db.execute(
+                    "UPDATE tickets SET status = 'claimed', claimed_by = %s, claimed_at = %s WHERE id = %s"
+                    " RETURNING *",
+                    (agent, at, ticket_id),
+                )
+            ).fetchone()
+        return ticket_from(claimed)
+
+    async def close(self, shop: str, ticket_id: int, at: float, note: str | None = None) -> Ticket:
+        async with await self._connection() as db:
+            row = await (
+                await db.execute(
+                    "UPDATE tickets SET status = 'closed', closed_at = %s, note = %s WHERE shop = %s AND id = %s"
+                    " RETURNING *",
+                    (at, note, shop, ticket_id),
+                )
+            ).fetchone()
+        if row is None:
+            raise UnknownTicket(ticket_id)
+        return ticket_from(row)
+
+    async def ping(self) -> None:
+        async with await self._connection() as db:
+            row = await (await db.execute("SELECT pg_is_in_recovery() AS standby")).fetchone()
+        if row["standby"]:
+            raise StorageError("PostgreSQL 是只读的备库（the database is a read-only standby）")
+
+
+async def _ticket_and_left_message(db: Any, write: TurnWrite) -> int | None:
+    ticket_id = None
+    if (ticket := write.ticket) is not None:
+        cursor = await db.execute(
+            "INSERT INTO tickets (shop, session_id, buyer_id, reason, priority, status, created_at, order_number,"
+            " questions) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (ticket.shop, ticket.session_id, ticket.buyer_id, ticket.reason.value, ticket.priority,
+             ticket.status.value, ticket.created_at, ticket.order_number, Jsonb(list(ticket.questions))),
+        )  # fmt: skip
+        ticket_id = int((await cursor.fetchone())["id"])
+    if write.left_on is not None:
+        await db.execute(
+            "UPDATE tickets SET left_messages = left_messages || %s WHERE id = %s",
+            (Jsonb([write.turn.message]), write.left_on),
+        )
+    return ticket_id
+
+
+async def _check_schema(pool: Any) -> None:
+    async with pool.connection() as db:
+        version = await _version(db)
+    if version != LATEST:
+        raise SchemaBehind(
+            f"数据库结构是第 {version} 版，代码需要第 {LATEST} 版：请先运行 bot db upgrade"
+            f"（the database schema is at version {version}, the code needs {LATEST}: run bot db upgrade）"
+        )
+
+
+async def _version(db: Any) -> int:
+    exists = await (await db.execute("SELECT to_regclass('bot_schema') AS name")).fetchone()
+    if exists["name"] is None:
+        return 0
+    row = await (await db.execute("SELECT max(version) AS version FROM bot_schema")).fetchone()
+    return int(row["version"] or 0)
+
+
+async def upgrade(url: str) -> list[str]:
+    """Apply the migrations the database has not had, each in its own transaction, one upgrader at a
+    time (an advisory lock); the names of those applied."""
+    if psycopg is None:
+        raise StorageError("没有安装 PostgreSQL 客户端：pip install 'dianxiaoer[postgres]'")
+    applied = []
+    async with await psycopg.AsyncConnection.connect(url, row_factory=dict_row, autocommit=True) as db:
+        await db.execute("SELECT pg_advisory_lock(7310)")  # 店小二's migrations, one upgrader at a time
+        try:
+            await db.execute(
+                "CREATE TABLE IF NOT EXISTS bot_schema (version INTEGER PRIMARY KEY,"
+                " name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+            current = await _version(db)
+            for number, name, sql in migrations():
+                if number <= current:
+                    continue
+                async with db.transaction():
+                    await db.execute(sql.encode())
+                    await db.execute("INSERT INTO bot_schema (version, name) VALUES (%s, %s)", (number, name))
+                applied.append(name)
+        finally:
+            await db.execute("SELECT pg_advisory_unlock(7310)")
+    return applied
+
+
+def from_url(url: str, root: object) -> PostgresStore:
+    return PostgresStore(url)
+
+
+__all__ = ["LATEST", "PostgresStore", "SchemaBehind", "upgrade"]

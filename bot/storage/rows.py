@@ -1,0 +1,88 @@
+"""Stored rows ↔ values, the same for every database: a session's state as JSON, a turn, a ticket."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from bot.model import (
+    Action,
+    DialogueState,
+    HandoffReason,
+    Priority,
+    Session,
+    Ticket,
+    TicketStatus,
+    TurnRecord,
+)
+
+
+def state_of(session: Session) -> dict[str, Any]:
+    return {
+        "turns": session.turns,
+        "last_intent": session.last_intent,
+        "misses": session.misses,
+        "slots": dict(session.slots),
+        "state": session.state.to_dict(),
+        "handed_off": session.handed_off,
+        "updated_at": session.updated_at,
+    }
+
+
+def session_from(shop: str, key: str, state: dict[str, Any]) -> Session:
+    return Session(
+        key=key,
+        shop=shop,
+        turns=int(state["turns"]),
+        last_intent=state.get("last_intent"),
+        misses=int(state.get("misses", 0)),
+        slots=MappingProxyType(dict(state.get("slots", {}))),
+        state=DialogueState.from_dict(state.get("state") or {}),
+        handed_off=bool(state.get("handed_off", False)),
+        updated_at=float(state.get("updated_at", 0.0)),
+    )
+
+
+def turn_from(row: Mapping[str, Any]) -> TurnRecord:
+    return TurnRecord(
+        id=row["id"],
+        session_id=row["session_id"],
+        turn=row["turn"],
+        at=row["at"],
+        buyer_id=row["buyer_id"],
+        shop=row["shop"],
+        message=row["message"],
+        reply=row["reply"],
+        action=Action(row["action"]),
+        intent=row["intent"],
+        confidence=row["confidence"],
+        reason=HandoffReason(row["reason"]) if row["reason"] else None,
+        topic=row["topic"],
+    )
+
+
+def ticket_from(row: Mapping[str, Any]) -> Ticket:
+    return Ticket(
+        id=row["id"],
+        shop=row["shop"],
+        session_id=row["session_id"],
+        buyer_id=row["buyer_id"],
+        reason=HandoffReason(row["reason"]),
+        priority=Priority(row["priority"]),
+        status=TicketStatus(row["status"]),
+        created_at=row["created_at"],
+        claimed_by=row["claimed_by"],
+        claimed_at=row["claimed_at"],
+        closed_at=row["closed_at"],
+        note=row["note"],
+        left_messages=tuple(_listed(row["left_messages"])),
+        questions=tuple(_listed(row["questions"])),
+        order_number=row["order_number"],
+    )
+
+
+def _listed(value: Any) -> list[str]:
+    """A JSON array as the database gives it: text (SQLite) or already parsed (PostgreSQL's jsonb)."""
+    return list(json.loads(value) if isinstance(value, str) else value)

@@ -206,7 +206,6 @@ class Blocking:
                 cls._loop = loop
         return asyncio.run_coroutine_threadsafe(work, cls._loop).result()
 
-
     @staticmethod
     def _wind_down(loop: asyncio.AbstractEventLoop) -> None:
         """At exit, end what still runs on the loop (a database pool's workers) instead of leaving

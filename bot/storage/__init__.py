@@ -35,6 +35,11 @@ class TicketClosed(StorageError):
     """The ticket is closed: it can no longer be claimed."""
 
 
+class StorageUnavailable(StorageError):
+    """The database cannot be reached now; nothing was written. Retry shortly: connections come back
+    by themselves when it does."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TurnWrite:
     """Everything one turn stores: the turn, the session after it, a ticket it opened, and the id of
@@ -99,6 +104,7 @@ __all__ = [
     "Sessions",
     "Storage",
     "StorageError",
+    "StorageUnavailable",
     "TicketClosed",
     "Tickets",
     "Transcripts",

@@ -10,11 +10,21 @@ behind the code refuses to open, saying so.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
 
 from bot.model import Session, Ticket, TicketStatus, TurnRecord
-from bot.storage import StorageError, TicketClosed, TurnConflict, TurnWrite, UnknownTicket, Written
+from bot.storage import (
+    StorageError,
+    StorageUnavailable,
+    TicketClosed,
+    TurnConflict,
+    TurnWrite,
+    UnknownTicket,
+    Written,
+)
 from bot.storage.order import by_priority
 from bot.storage.rows import session_from, state_of, ticket_from, turn_from
 
@@ -22,11 +32,13 @@ try:
     import psycopg
     from psycopg.rows import dict_row
     from psycopg.types.json import Jsonb
-    from psycopg_pool import AsyncConnectionPool
+    from psycopg_pool import AsyncConnectionPool, PoolTimeout
 except ImportError:  # pragma: no cover - the postgres extra is not installed
     psycopg = None  # type: ignore[assignment]
 
 POOL_SIZE = 10
+# How long a turn waits for a connection before it answers 503 (the database is down or overloaded).
+CONNECT_SECONDS = 3.0
 
 
 class SchemaBehind(StorageError):
@@ -59,6 +71,15 @@ class PostgresStore:
         self._pools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool] = {}
         self._opening: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
 
+    @contextlib.asynccontextmanager
+    async def _connected(self) -> AsyncIterator[Any]:
+        """A connection of the pool; the database being unreachable is `StorageUnavailable`."""
+        try:
+            async with await self._connection() as db:
+                yield db
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise StorageUnavailable(f"PostgreSQL: {type(exc).__name__}") from exc
+
     async def _connection(self) -> Any:
         loop = asyncio.get_running_loop()
         pool = self._pools.get(loop)
@@ -67,10 +88,14 @@ class PostgresStore:
                 pool = self._pools.get(loop)
                 if pool is None:
                     pool = AsyncConnectionPool(
-                        self.url, min_size=1, max_size=self._size, open=False,
-                        kwargs={"row_factory": dict_row, "autocommit": True},
+                        self.url, min_size=1, max_size=self._size, open=False, timeout=CONNECT_SECONDS,
+                        kwargs={"row_factory": dict_row, "autocommit": True}, check=AsyncConnectionPool.check_connection,
                     )  # fmt: skip
-                    await pool.open(wait=True, timeout=10)
+                    try:
+                        await pool.open(wait=True, timeout=CONNECT_SECONDS)
+                    except PoolTimeout:
+                        await pool.close()
+                        raise
                     try:
                         await _check_schema(pool)
                     except BaseException:
@@ -87,7 +112,7 @@ class PostgresStore:
             await pool.close()
 
     async def session(self, shop: str, session_id: str) -> Session | None:
-        async with await self._connection() as db:
+        async with self._connected() as db:
             row = await (
                 await db.execute(
                     "SELECT state FROM sessions WHERE shop = %s AND key = %s", (shop, session_id)
@@ -97,7 +122,7 @@ class PostgresStore:
 
     async def record(self, write: TurnWrite) -> Written:
         turn, session = write.turn, write.session
-        async with await self._connection() as db:
+        async with self._connected() as db:
             try:
                 async with db.transaction():
                     cursor = await db.execute(
@@ -128,7 +153,7 @@ class PostgresStore:
         return Written(turn_id=turn_id, ticket_id=ticket_id)
 
     async def transcript(self, shop: str, session_id: str) -> list[TurnRecord]:
-        async with await self._connection() as db:
+        async with self._connected() as db:
             rows = await (
                 await db.execute(
                     "SELECT * FROM turns WHERE shop = %s AND session_id = %s ORDER BY turn",
@@ -138,7 +163,7 @@ class PostgresStore:
         return [turn_from(row) for row in rows]
 
     async def open_ticket(self, shop: str, session_id: str) -> Ticket | None:
-        async with await self._connection() as db:
+        async with self._connected() as db:
             row = await (
                 await db.execute(
                     "SELECT * FROM tickets WHERE shop = %s AND session_id = %s AND status != 'closed'"
@@ -149,7 +174,7 @@ class PostgresStore:
         return ticket_from(row) if row else None
 
     async def tickets(self, shop: str, status: TicketStatus | None = None) -> list[Ticket]:
-        async with await self._connection() as db:
+        async with self._connected() as db:
             if status is None:
                 cursor = await db.execute("SELECT * FROM tickets WHERE shop = %s", (shop,))
             else:
@@ -160,14 +185,14 @@ class PostgresStore:
         return by_priority(ticket_from(row) for row in rows)
 
     async def ticket(self, shop: str, ticket_id: int) -> Ticket | None:
-        async with await self._connection() as db:
+        async with self._connected() as db:
             row = await (
                 await db.execute("SELECT * FROM tickets WHERE shop = %s AND id = %s", (shop, ticket_id))
             ).fetchone()
         return ticket_from(row) if row else None
 
     async def claim(self, shop: str, ticket_id: int, agent: str, at: float) -> Ticket:
-        async with await self._connection() as db, db.transaction():
+        async with self._connected() as db, db.transaction():
             row = await (
                 await db.execute(
                     "SELECT status FROM tickets WHERE shop = %s AND id = %s FOR UPDATE", (shop, ticket_id)
@@ -187,7 +212,7 @@ class PostgresStore:
         return ticket_from(claimed)
 
     async def close(self, shop: str, ticket_id: int, at: float, note: str | None = None) -> Ticket:
-        async with await self._connection() as db:
+        async with self._connected() as db:
             row = await (
                 await db.execute(
                     "UPDATE tickets SET status = 'closed', closed_at = %s, note = %s WHERE shop = %s AND id = %s"
@@ -200,7 +225,7 @@ class PostgresStore:
         return ticket_from(row)
 
     async def ping(self) -> None:
-        async with await self._connection() as db:
+        async with self._connected() as db:
             row = await (await db.execute("SELECT pg_is_in_recovery() AS standby")).fetchone()
         if row["standby"]:
             raise StorageError("PostgreSQL 是只读的备库（the database is a read-only standby）")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -265,3 +268,96 @@ def test_the_api_on_postgresql_keeps_turns_and_works_the_queue(
         assert 200 == client.post(f"/v1/handoffs/{ticket}/close", json={"note": "好了"}).status_code
         assert "answer" == chat(client, "什么时候发货", session="pg")["action"]
         assert "ready" == client.get("/readyz").json()["status"]
+
+
+class Cable:
+    """A TCP forwarder between the app and PostgreSQL that the test can cut and mend: the database
+    goes away (every connection dropped, new ones refused) and comes back on the same address."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        import socket
+
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.open = True
+        self.pairs: list[tuple[Any, Any]] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.open:
+                client.close()
+                continue
+            server = socket.create_connection(self.target)
+            self.pairs.append((client, server))
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a: Any, b: Any) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                with contextlib.suppress(OSError):
+                    s.close()
+
+    def cut(self) -> None:
+        self.open = False
+        for pair in self.pairs:
+            for s in pair:
+                with contextlib.suppress(OSError):
+                    s.close()
+        self.pairs.clear()
+
+    def mend(self) -> None:
+        self.open = True
+
+
+def test_a_lost_database_is_a_503_and_the_server_recovers_by_itself(
+    shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL gone: chat answers 503 storage-unavailable with Retry-After (never a 500, never a
+    fake answer) and /readyz says so; PostgreSQL back: the same server answers again."""
+    from urllib.parse import urlsplit
+
+    url = os.environ.get("BOT_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("PostgreSQL outage NOT TESTED: set BOT_TEST_POSTGRES_URL (bash .ci/postgres starts one)")
+    import psycopg
+
+    from bot.service import Blocking
+    from bot.storage import postgres
+
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("DROP TABLE IF EXISTS bot_schema, sessions, turns, tickets")
+    Blocking.run(postgres.upgrade(url))
+    where = urlsplit(url)
+    cable = Cable((where.hostname or "127.0.0.1", where.port or 5432))
+    monkeypatch.setenv("BOT_STORAGE_URL", url.replace(f":{where.port}/", f":{cable.port}/"))
+    with TestClient(create_app(shop / "config.yaml")) as client:
+        assert "invoice" == chat(client, "能开发票吗", session="down")["intent"]
+        cable.cut()
+        lost = client.post("/v1/chat", json={"session_id": "down", "message": "什么时候发货"})
+        assert (503, "storage-unavailable", "1") == (
+            lost.status_code,
+            lost.json()["error"]["code"],
+            lost.headers.get("retry-after"),
+        )
+        assert 503 == client.get("/readyz").status_code
+        cable.mend()
+        back = chat(client, "什么时候发货", session="down")
+        assert ("answer", "shipping_time") == (back["action"], back["intent"])
+        assert ["能开发票吗", "什么时候发货"] == [
+            t["message"] for t in client.get("/v1/sessions/down").json()["turns"]
+        ]

@@ -276,6 +276,9 @@ end
 
 
 ECHO, ECHO_ASYNC, BOT, BOT_UVLOOP = "echo", "echo (async def)", "bot", "bot --loop uvloop"
+BOT_PG = "bot on PostgreSQL"
+# A PostgreSQL to measure on (emptied first!): `bash .ci/postgres` starts a throwaway one.
+POSTGRES = os.environ.get("BOT_BENCH_POSTGRES_URL")
 
 
 def free_port() -> int:
@@ -324,8 +327,9 @@ def serve(kind: str, workers: int, port: int, shop_dir: Path) -> subprocess.Pope
         app = "echo:async_app" if "async" in kind else "echo:app"
         args = [sys.executable, "-m", "uvicorn", app, "--app-dir", str(REPO / "benchmarks"), "--port",
                 str(port), "--workers", str(workers), "--log-level", "warning"]  # fmt: skip
+    env = {**os.environ, "BOT_STORAGE_URL": POSTGRES} if kind == BOT_PG and POSTGRES else None
     process = subprocess.Popen(
-        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env
     )
     wait_for(port)
     time.sleep(1.5 if workers > 1 else 0.3)
@@ -336,7 +340,20 @@ def serve(kind: str, workers: int, port: int, shop_dir: Path) -> subprocess.Pope
 HTTP_RUNS = [
     (ECHO, 1, True), (ECHO_ASYNC, 1, False), (BOT, 1, True), (BOT_UVLOOP, 1, False),
     (ECHO, 2, True), (ECHO_ASYNC, 2, False), (BOT, 2, True),
+    (BOT_PG, 1, True), (BOT_PG, 2, False),
 ]  # fmt: skip
+
+
+def empty_postgres() -> None:
+    """The benchmark's PostgreSQL emptied and upgraded, so that every run starts alike."""
+    import psycopg
+
+    from bot.service import Blocking
+    from bot.storage import postgres
+
+    with psycopg.connect(POSTGRES, autocommit=True) as db:
+        db.execute("DROP TABLE IF EXISTS bot_schema, sessions, turns, tickets")
+    Blocking.run(postgres.upgrade(POSTGRES or ""))
 
 
 def bench_http(seconds: int) -> list[tuple[str, int, int, float, float, float]]:
@@ -349,8 +366,16 @@ def bench_http(seconds: int) -> list[tuple[str, int, int, float, float, float]]:
     shutil.copy(REPO / "config.yaml", shop_dir / "config.yaml")
     shutil.copytree(REPO / "intents", shop_dir / "intents")
     shutil.copytree(REPO / "responses", shop_dir / "responses")
+    shutil.copytree(REPO / "concepts", shop_dir / "concepts")
     rows = []
     for kind, workers, single in HTTP_RUNS:
+        if kind == BOT_PG:
+            if not POSTGRES:
+                print(
+                    "  BOT_BENCH_POSTGRES_URL is not set (bash .ci/postgres starts one): PostgreSQL rows skipped"
+                )
+                continue
+            empty_postgres()
         port = free_port()
         process = serve(kind, workers, port, shop_dir)
         try:

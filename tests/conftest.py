@@ -58,3 +58,23 @@ def mini(tmp_path: Path) -> Path:
     target = tmp_path / "mini"
     shutil.copytree(REPO / "tests" / "shops" / "mini", target)
     return target
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """A PostgreSQL database emptied and upgraded to the latest schema. `.ci/run` starts a server and
+    sets BOT_TEST_POSTGRES_URL; elsewhere every test that needs one is skipped, saying why."""
+    import os
+
+    url = os.environ.get("BOT_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("PostgreSQL NOT TESTED: set BOT_TEST_POSTGRES_URL (bash .ci/postgres starts a server)")
+    import psycopg
+
+    from bot.service import Blocking
+    from bot.storage import postgres
+
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("DROP TABLE IF EXISTS bot_schema, sessions, turns, tickets")
+    Blocking.run(postgres.upgrade(url))
+    return url

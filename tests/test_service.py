@@ -79,25 +79,13 @@ def test_sessions_of_two_shops_with_one_id_are_two_conversations(shipped_bot: Bo
     assert ("answer", 1) == (other.reply.action.value, other.reply.turn)
 
 
-def test_two_replicas_on_postgresql_agree_on_every_turn(shipped_bot: Bot) -> None:
+def test_two_replicas_on_postgresql_agree_on_every_turn(shipped_bot: Bot, postgres_url: str) -> None:
     """Two services on one PostgreSQL, a session's turns alternating between them: turns 1..N in
     order, none twice, and a handoff made on one holds the buyer on the other."""
-    import os
-
-    import pytest
 
     from bot.storage import postgres
 
-    url = os.environ.get("BOT_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip(
-            "PostgreSQL replicas NOT TESTED: set BOT_TEST_POSTGRES_URL (bash .ci/postgres starts one)"
-        )
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as db:
-        db.execute("DROP TABLE IF EXISTS bot_schema, sessions, turns, tickets")
-    Blocking.run(postgres.upgrade(url))
+    url = postgres_url
     one, two = (Conversations(lambda shop: shipped_bot, postgres.PostgresStore(url)) for _ in range(2))
 
     async def traffic() -> None:

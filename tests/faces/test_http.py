@@ -243,20 +243,10 @@ def test_a_handoff_keeps_the_other_question_in_the_ticket(client: TestClient) ->
 
 
 def test_the_api_on_postgresql_keeps_turns_and_works_the_queue(
-    shop: Path, monkeypatch: pytest.MonkeyPatch
+    shop: Path, monkeypatch: pytest.MonkeyPatch, postgres_url: str
 ) -> None:
     """storage.url postgresql://…: chat, handoff, the held buyer, claim and close, all in PostgreSQL."""
-    url = os.environ.get("BOT_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("PostgreSQL API NOT TESTED: set BOT_TEST_POSTGRES_URL (bash .ci/postgres starts one)")
-    import psycopg
-
-    from bot.service import Blocking
-    from bot.storage import postgres
-
-    with psycopg.connect(url, autocommit=True) as db:
-        db.execute("DROP TABLE IF EXISTS bot_schema, sessions, turns, tickets")
-    Blocking.run(postgres.upgrade(url))
+    url = postgres_url
     monkeypatch.setenv("BOT_STORAGE_URL", url)
     with TestClient(create_app(shop / "config.yaml")) as client:
         assert "invoice" == chat(client, "能开发票吗", session="pg")["intent"]
@@ -325,23 +315,13 @@ class Cable:
 
 
 def test_a_lost_database_is_a_503_and_the_server_recovers_by_itself(
-    shop: Path, monkeypatch: pytest.MonkeyPatch
+    shop: Path, monkeypatch: pytest.MonkeyPatch, postgres_url: str
 ) -> None:
     """PostgreSQL gone: chat answers 503 storage-unavailable with Retry-After (never a 500, never a
     fake answer) and /readyz says so; PostgreSQL back: the same server answers again."""
     from urllib.parse import urlsplit
 
-    url = os.environ.get("BOT_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("PostgreSQL outage NOT TESTED: set BOT_TEST_POSTGRES_URL (bash .ci/postgres starts one)")
-    import psycopg
-
-    from bot.service import Blocking
-    from bot.storage import postgres
-
-    with psycopg.connect(url, autocommit=True) as db:
-        db.execute("DROP TABLE IF EXISTS bot_schema, sessions, turns, tickets")
-    Blocking.run(postgres.upgrade(url))
+    url = postgres_url
     where = urlsplit(url)
     cable = Cable((where.hostname or "127.0.0.1", where.port or 5432))
     monkeypatch.setenv("BOT_STORAGE_URL", url.replace(f":{where.port}/", f":{cable.port}/"))

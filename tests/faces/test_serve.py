@@ -267,7 +267,7 @@ def test_many_concurrent_sessions(shop: Path) -> None:
 
 
 def test_three_replicas_on_postgresql_store_every_acknowledged_turn_once(
-    shop: Path, monkeypatch: pytest.MonkeyPatch
+    shop: Path, monkeypatch: pytest.MonkeyPatch, postgres_url: str
 ) -> None:
     """Three `bot serve` on one PostgreSQL; 100 sessions × 20 turns, each turn sent to a replica at
     random, turns of one session in flight at once: every acknowledged turn is stored exactly once,
@@ -275,19 +275,7 @@ def test_three_replicas_on_postgresql_store_every_acknowledged_turn_once(
     made on one replica holds the buyer on the others."""
     import queue
 
-    url = os.environ.get("BOT_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip(
-            "PostgreSQL replicas NOT TESTED: set BOT_TEST_POSTGRES_URL (bash .ci/postgres starts one)"
-        )
-    import psycopg
-
-    from bot.service import Blocking
-    from bot.storage import postgres
-
-    with psycopg.connect(url, autocommit=True) as db:
-        db.execute("DROP TABLE IF EXISTS bot_schema, sessions, turns, tickets")
-    Blocking.run(postgres.upgrade(url))
+    url = postgres_url
     monkeypatch.setenv("BOT_STORAGE_URL", url)
     ports = [free_port() for _ in range(3)]
     servers = [start(shop, port) for port in ports]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -26,28 +25,10 @@ def run(work: Coroutine[Any, Any, T]) -> T:
     return Blocking.run(work)
 
 
-# A PostgreSQL server for the storage contract: `.ci/run` starts one and sets this; elsewhere the
-# PostgreSQL cases are skipped, each saying why.
-POSTGRES = os.environ.get("BOT_TEST_POSTGRES_URL")
-NO_POSTGRES = "PostgreSQL storage NOT TESTED: set BOT_TEST_POSTGRES_URL (bash .ci/postgres starts one)"
-
-
-def fresh_postgres() -> str:
-    """The test database emptied and upgraded to the latest schema."""
-    if not POSTGRES:
-        pytest.skip(NO_POSTGRES)
-    import psycopg
-
-    with psycopg.connect(POSTGRES, autocommit=True) as db:
-        db.execute("DROP TABLE IF EXISTS bot_schema, sessions, turns, tickets")
-    run(postgres.upgrade(POSTGRES))
-    return POSTGRES
-
-
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
     if request.param == "postgres":
-        pg = postgres.PostgresStore(fresh_postgres())
+        pg = postgres.PostgresStore(request.getfixturevalue("postgres_url"))
         yield pg
         run(pg.disconnect())  # its pool's connections and workers end with the test
         return
@@ -244,9 +225,9 @@ def test_turns_at_once_on_one_session_store_each_turn_once(store: Storage) -> No
     assert 1 == len(run(store.transcript("default", "s")))
 
 
-def test_a_postgres_database_behind_the_code_refuses_to_open_until_upgraded() -> None:
+def test_a_postgres_database_behind_the_code_refuses_to_open_until_upgraded(postgres_url: str) -> None:
     """A database without our schema is never written: it says to run bot db upgrade; upgraded, it works."""
-    url = fresh_postgres()
+    url = postgres_url
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as db:

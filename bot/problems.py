@@ -386,6 +386,8 @@ HTTP_ERRORS: dict[str, tuple[int, str, str]] = {
     "ticket-closed": (409, "工单已关闭。", "Ticket {ticket} is closed."),
     "turn-conflict": (503, "这个会话同时来了太多消息，请稍后重试。",
                       "Too many concurrent turns on this session; retry shortly."),
+    "session-busy": (503, "这个会话的上一条消息还在处理，请稍后重试。",
+                     "The previous message of this session is still being answered; retry shortly."),
     "storage-unavailable": (503, "存储不可写。", "Storage is not writable: {detail}"),
     "admin-disabled": (404, "管理接口未开启：请设置环境变量 {env}。",
                        "Admin routes are disabled: set the environment variable {env}."),

@@ -69,7 +69,7 @@ class Conversations:
         thread would only queue for the same GIL), then the turn waits for the storage's write
         without holding up the other turns on the loop."""
         engine = self._engines(shop)
-        async with self._one_at_a_time((shop, session_id)):
+        async with self._one_at_a_time((shop, session_id)), self.storage.hold(shop, session_id):
             for _ in range(_RETRIES):
                 planned = await self._plan(engine, shop, session_id, message, buyer_id, context)
                 try:
@@ -168,7 +168,8 @@ def storage_url(settings: Settings) -> str:
 
 
 def storage_of(settings: Settings) -> Storage:
-    return open_store(storage_url(settings), settings.root)
+    sessions = os.environ.get("BOT_SESSIONS_URL") or settings.sessions_url
+    return open_store(storage_url(settings), settings.root, sessions, settings.server.session_idle_seconds)
 
 
 class Blocking:

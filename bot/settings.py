@@ -74,6 +74,7 @@ class Settings:
     replies: Mapping[str, str]
     server: ServerSettings
     storage_url: str  # storage.url; relative SQLite paths are relative to `root`
+    sessions_url: str | None  # storage.sessions_url: Redis in front of the storage
     shops: Mapping[str, Path]  # `shops:`: more shops a server hosts, id → its config.yaml
     service: ServiceSettings
     size_charts: Mapping[str, tuple[SizeBand, ...]]

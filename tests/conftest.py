@@ -78,3 +78,20 @@ def postgres_url() -> str:
         db.execute("DROP TABLE IF EXISTS bot_schema, sessions, turns, tickets")
     Blocking.run(postgres.upgrade(url))
     return url
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """An emptied Redis database. `.ci/run` starts a server and sets BOT_TEST_REDIS_URL; elsewhere
+    every test that needs one is skipped, saying why."""
+    import os
+
+    url = os.environ.get("BOT_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("Redis NOT TESTED: set BOT_TEST_REDIS_URL (bash .ci/redis starts a server)")
+    import redis
+
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+    return url

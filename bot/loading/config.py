@@ -88,6 +88,7 @@ def read_settings(path: Path) -> tuple[Settings | None, list[Problem]]:
             welcome=parsed.service.welcome,
         ),
         storage_url=parsed.storage.url,
+        sessions_url=parsed.storage.sessions_url,
         shops=MappingProxyType({s.id: root / s.folder / "config.yaml" for s in parsed.shops}),
         server=ServerSettings(
             host=parsed.server.host,

@@ -271,7 +271,13 @@ class Storage(_Shape):
         default="sqlite:///data/dianxiaoer.db",
         min_length=1,
         description="where sessions, transcripts and tickets are kept: sqlite:///relative/path.db, "
-        "sqlite:////absolute/path.db or memory:// (lost at exit); BOT_STORAGE_URL overrides it",
+        "sqlite:////absolute/path.db, postgresql://user:password@host/db or memory:// (lost at exit);"
+        " BOT_STORAGE_URL overrides it",
+    )
+    sessions_url: str | None = Field(
+        default=None,
+        description="redis://host:6379/0: session state and conversation locks shared by replicas, in front"
+        " of url; BOT_SESSIONS_URL overrides it",
     )
 
 

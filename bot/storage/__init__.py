@@ -13,6 +13,8 @@ for the rest, in the factory, without the service or the faces knowing.
 
 from __future__ import annotations
 
+import contextlib
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,6 +35,10 @@ class UnknownTicket(StorageError):
 
 class TicketClosed(StorageError):
     """The ticket is closed: it can no longer be claimed."""
+
+
+class SessionBusy(StorageError):
+    """Another replica is taking a turn of this conversation and did not finish in time."""
 
 
 class StorageUnavailable(StorageError):
@@ -89,7 +95,18 @@ class Tickets(Protocol):
         """Close a ticket (`UnknownTicket` if there is none): the bot answers the session again."""
 
 
-class Storage(Sessions, Recorder, Transcripts, Tickets, Protocol):
+class Locks(Protocol):
+    def hold(self, shop: str, session_id: str) -> AbstractAsyncContextManager[None]:
+        """Held while a turn of the conversation runs, across replicas where the storage can
+        (`SessionBusy` if another does not let go in time); where it cannot, the turn uniqueness
+        and a retry keep turns in order instead."""
+
+
+# `Locks.hold` of a storage without conversation locks.
+UNLOCKED: AbstractAsyncContextManager[None] = contextlib.nullcontext()
+
+
+class Storage(Sessions, Recorder, Transcripts, Tickets, Locks, Protocol):
     """All that the turn service and the faces use, from one URL."""
 
     async def ping(self) -> None:
@@ -100,7 +117,10 @@ class Storage(Sessions, Recorder, Transcripts, Tickets, Protocol):
 
 
 __all__ = [
+    "UNLOCKED",
+    "Locks",
     "Recorder",
+    "SessionBusy",
     "Sessions",
     "Storage",
     "StorageError",

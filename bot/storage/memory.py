@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+from contextlib import AbstractAsyncContextManager
 
 from bot.model import Session, Ticket, TicketStatus, TurnRecord
-from bot.storage import TicketClosed, TurnConflict, TurnWrite, UnknownTicket, Written
+from bot.storage import UNLOCKED, TicketClosed, TurnConflict, TurnWrite, UnknownTicket, Written
 from bot.storage.order import by_priority
 
 
@@ -82,6 +83,9 @@ class MemoryStore:
         if ticket is None:
             raise UnknownTicket(ticket_id)
         return ticket
+
+    def hold(self, shop: str, session_id: str) -> AbstractAsyncContextManager[None]:
+        return UNLOCKED  # turn uniqueness and a retry keep a conversation's turns in order
 
     async def ping(self) -> None:
         return None

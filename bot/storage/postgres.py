@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from importlib import resources
 from typing import Any
 
 from bot.model import Session, Ticket, TicketStatus, TurnRecord
 from bot.storage import (
+    UNLOCKED,
     StorageError,
     StorageUnavailable,
     TicketClosed,
@@ -223,6 +225,9 @@ class PostgresStore:
         if row is None:
             raise UnknownTicket(ticket_id)
         return ticket_from(row)
+
+    def hold(self, shop: str, session_id: str) -> AbstractAsyncContextManager[None]:
+        return UNLOCKED  # turn uniqueness and a retry keep a conversation's turns in order
 
     async def ping(self) -> None:
         async with self._connected() as db:

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from bot.model import (
     TicketStatus,
     TurnRecord,
 )
-from bot.storage import TicketClosed, TurnConflict, TurnWrite, UnknownTicket, Written
+from bot.storage import UNLOCKED, TicketClosed, TurnConflict, TurnWrite, UnknownTicket, Written
 from bot.storage.order import by_priority
 from bot.storage.rows import session_from, state_of, ticket_from, turn_from
 from bot.storage.shared import SharedFile
@@ -306,6 +306,9 @@ class SQLiteStore:
         if ticket is None:  # pragma: no cover - written in the same call
             raise UnknownTicket(ticket_id)
         return ticket
+
+    def hold(self, shop: str, session_id: str) -> AbstractAsyncContextManager[None]:
+        return UNLOCKED  # turn uniqueness and a retry keep a conversation's turns in order
 
     async def ping(self) -> None:
         with self._connection() as db:

@@ -5,6 +5,9 @@
     memory://                    this process's memory: lost on exit, for trying things out
     postgresql://user@host/db    PostgreSQL (pip install 'dianxiaoer[postgres]'; bot db upgrade first)
 
+`storage.sessions_url: redis://host:6379/0` (or `BOT_SESSIONS_URL`) puts Redis in front of it:
+session state and a lock per conversation shared by every replica (`bot.storage.rediscache`).
+
 Implementations are imported only when their scheme is used, so a new backend is one line here and
 one module beside this one: the service and the faces do not change.
 """
@@ -33,7 +36,22 @@ class BadStorageUrl(ValueError):
         super().__init__(f"storage.url {shown(url)!r}: {why_zh}（{why_en}）")
 
 
-def open_store(url: str, root: Path) -> Storage:
+def open_store(url: str, root: Path, sessions_url: str | None = None, ttl_seconds: float = 1800) -> Storage:
+    """The storage of `url`; with `sessions_url` (redis://…), Redis in front of it for sessions and
+    conversation locks, session state kept for `ttl_seconds` (the idle expiry)."""
+    store = _backend(url, root)
+    if not sessions_url:
+        return store
+    if urlsplit(sessions_url).scheme not in ("redis", "rediss"):
+        raise BadStorageUrl(
+            sessions_url, "会话存储只支持 redis://", "sessions_url must be redis:// or rediss://"
+        )
+    from bot.storage.rediscache import RedisFront
+
+    return RedisFront(store, sessions_url, ttl_seconds)
+
+
+def _backend(url: str, root: Path) -> Storage:
     scheme = urlsplit(url).scheme
     if scheme not in SCHEMES:
         known = "、".join(f"{s}://" for s in SCHEMES)

@@ -26,7 +26,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def request(port: int, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+def call(port: int, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(
         f"http://127.0.0.1:{port}{path}",
@@ -52,7 +52,7 @@ def start(shop: Path, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            if request(port, "GET", "/healthz")[0] == 200:
+            if call(port, "GET", "/healthz")[0] == 200:
                 return process
         except OSError:
             time.sleep(0.05)
@@ -74,7 +74,7 @@ def test_acknowledged_turns_survive_sigkill(shop: Path) -> None:
                 return
             message = f"第{i}次问：什么时候发货"
             try:
-                status, body = request(port, "POST", "/v1/chat", {"session_id": name, "message": message})
+                status, body = call(port, "POST", "/v1/chat", {"session_id": name, "message": message})
             except (OSError, http.client.HTTPException):
                 return  # the server is gone (maybe mid-response): this turn was never acknowledged
             if status == 200:
@@ -95,12 +95,12 @@ def test_acknowledged_turns_survive_sigkill(shop: Path) -> None:
     server = start(shop, port)
     try:
         for name in {a[0] for a in acknowledged}:
-            status, body = request(port, "GET", f"/v1/sessions/{name}")
+            status, body = call(port, "GET", f"/v1/sessions/{name}")
             assert 200 == status
             stored = {turn["message"] for turn in body["turns"]}
             mine = {message for who, _, message in acknowledged if who == name}
             assert mine <= stored
-        status, body = request(port, "POST", "/v1/chat", {"session_id": "buyer-0", "message": "我要转人工"})
+        status, body = call(port, "POST", "/v1/chat", {"session_id": "buyer-0", "message": "我要转人工"})
         assert (200, "handoff") == (status, body["action"])
     finally:
         server.terminate()
@@ -108,7 +108,7 @@ def test_acknowledged_turns_survive_sigkill(shop: Path) -> None:
 
     server = start(shop, port)  # the ticket opened before the restart is still in the queue
     try:
-        status, queue = request(port, "GET", "/v1/handoffs?status=open")
+        status, queue = call(port, "GET", "/v1/handoffs?status=open")
         assert ["buyer-0"] == [t["session_id"] for t in queue]
     finally:
         server.terminate()
@@ -252,7 +252,7 @@ def test_many_concurrent_sessions(shop: Path) -> None:
         assert len(turn_ids) == len(set(turn_ids)) == SESSIONS * TURNS
         for session, rs in replies.items():
             assert {session} == {r["session_id"] for r in rs}  # no reply delivered to another session
-            status, body = request(port, "GET", f"/v1/sessions/{session}")
+            status, body = call(port, "GET", f"/v1/sessions/{session}")
             assert 200 == status
             assert [f"第{t}句 什么时候发货" for t in range(1, TURNS + 1)] == [
                 t["message"] for t in body["turns"]
@@ -266,17 +266,25 @@ def test_many_concurrent_sessions(shop: Path) -> None:
 # ---- replicas on PostgreSQL ----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("sessions", ["postgresql", "redis"])
 def test_three_replicas_on_postgresql_store_every_acknowledged_turn_once(
-    shop: Path, monkeypatch: pytest.MonkeyPatch, postgres_url: str
+    shop: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    postgres_url: str,
+    sessions: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     """Three `bot serve` on one PostgreSQL; 100 sessions × 20 turns, each turn sent to a replica at
     random, turns of one session in flight at once: every acknowledged turn is stored exactly once,
     turn numbers per session run 1..20 with no gap, no reply names another session, and a handoff
-    made on one replica holds the buyer on the others."""
+    made on one replica holds the buyer on the others. Sessions in PostgreSQL alone, or in Redis
+    in front of it (with a conversation lock across replicas)."""
     import queue
 
     url = postgres_url
     monkeypatch.setenv("BOT_STORAGE_URL", url)
+    if sessions == "redis":
+        monkeypatch.setenv("BOT_SESSIONS_URL", request.getfixturevalue("redis_url"))
     ports = [free_port() for _ in range(3)]
     servers = [start(shop, port) for port in ports]
     try:
@@ -318,7 +326,7 @@ def test_three_replicas_on_postgresql_store_every_acknowledged_turn_once(
         assert [] == crossed
         assert 100 == len(acknowledged) and all(20 == len(v) for v in acknowledged.values())
         for session, messages in acknowledged.items():
-            status, stored = request(rng.choice(ports), "GET", f"/v1/sessions/{session}")
+            status, stored = call(rng.choice(ports), "GET", f"/v1/sessions/{session}")
             assert 200 == status
             assert list(range(1, 21)) == [t["turn"] for t in stored["turns"]]
             assert sorted(messages) == sorted(t["message"] for t in stored["turns"])

@@ -14,6 +14,7 @@ from bot.model import Action, HandoffReason, Session, Ticket, TicketStatus, Turn
 from bot.service import Blocking
 from bot.storage import Storage, TicketClosed, TurnConflict, TurnWrite, UnknownTicket, postgres
 from bot.storage.memory import MemoryStore
+from bot.storage.rediscache import RedisFront
 from bot.storage.sqlite import SQLiteStore
 from bot.storage.urls import BadStorageUrl, open_store
 
@@ -25,10 +26,12 @@ def run(work: Coroutine[Any, Any, T]) -> T:
     return Blocking.run(work)
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
+@pytest.fixture(params=["memory", "sqlite", "postgres", "postgres+redis"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
-    if request.param == "postgres":
-        pg = postgres.PostgresStore(request.getfixturevalue("postgres_url"))
+    if request.param.startswith("postgres"):
+        pg: Storage = postgres.PostgresStore(request.getfixturevalue("postgres_url"))
+        if request.param.endswith("redis"):
+            pg = RedisFront(pg, request.getfixturevalue("redis_url"), ttl_seconds=60)
         yield pg
         run(pg.disconnect())  # its pool's connections and workers end with the test
         return
@@ -251,3 +254,50 @@ def test_a_password_in_the_url_is_never_shown() -> None:
     with pytest.raises(BadStorageUrl) as caught:
         open_store("mysql://bot:hunter2@db/shop", Path("."))
     assert "hunter2" not in str(caught.value)
+
+
+def test_a_conversation_lock_in_redis_lets_one_turn_at_a_time_and_gives_up_in_time(
+    postgres_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two replicas' turns of one conversation: the second waits for the first to let go; a turn
+    held too long makes the other one SessionBusy instead of running twice."""
+    from bot.storage import SessionBusy, rediscache
+
+    one, two = (RedisFront(postgres.PostgresStore(postgres_url), redis_url, 60) for _ in range(2))
+    order: list[str] = []
+
+    async def turn(front: RedisFront, name: str, seconds: float) -> None:
+        async with front.hold("default", "s"):
+            order.append(f"{name} in")
+            await asyncio.sleep(seconds)
+            order.append(f"{name} out")
+
+    async def both() -> None:
+        await asyncio.gather(turn(one, "一", 0.2), turn(two, "二", 0))
+
+    run(both())
+    assert order in (["一 in", "一 out", "二 in", "二 out"], ["二 in", "二 out", "一 in", "一 out"])
+    monkeypatch.setattr(rediscache, "WAIT_SECONDS", 0.3)
+
+    async def too_long() -> list[Any]:
+        return await asyncio.gather(turn(one, "慢", 1.0), turn(two, "等", 0), return_exceptions=True)
+
+    slow, waited = run(too_long())
+    assert slow is None and isinstance(waited, SessionBusy)
+    for front in (one, two):
+        run(front.disconnect())
+
+
+def test_redis_unreachable_is_storage_unavailable_not_a_silent_fallback(postgres_url: str) -> None:
+    """With Redis down, a turn's read fails as StorageUnavailable (a 503), never from memory."""
+    import socket
+
+    from bot.storage import StorageUnavailable
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once the socket closes
+    front = RedisFront(postgres.PostgresStore(postgres_url), f"redis://127.0.0.1:{port}/0", 60)
+    with pytest.raises(StorageUnavailable):
+        run(front.session("default", "s"))
+    run(front.disconnect())

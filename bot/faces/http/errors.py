@@ -14,10 +14,10 @@ from starlette.responses import Response
 
 from bot.problems import http_error
 from bot.shops import ShopUnavailable, UnknownShop
-from bot.storage import StorageError, TicketClosed, TurnConflict, UnknownTicket
+from bot.storage import SessionBusy, StorageError, TicketClosed, TurnConflict, UnknownTicket
 
 # Codes whose answer asks the client to come back: 503s are momentary.
-_RETRY = {"overloaded", "turn-conflict", "storage-unavailable", "shop-unavailable"}
+_RETRY = {"overloaded", "turn-conflict", "session-busy", "storage-unavailable", "shop-unavailable"}
 
 
 class ApiError(Exception):
@@ -75,6 +75,8 @@ def failure(exc: Exception) -> Response:
         return response("ticket-closed", ticket=exc.args[0])
     if isinstance(exc, TurnConflict):
         return response("turn-conflict")
+    if isinstance(exc, SessionBusy):
+        return response("session-busy")
     if isinstance(exc, (StorageError, OSError)) or type(exc).__module__ == "sqlite3":
         logging.getLogger("bot").exception("storage error")
         return response("storage-unavailable", detail=type(exc).__name__)

@@ -1,0 +1,165 @@
+"""Redis in front of a `Storage` (PostgreSQL): what replicas must share fast.
+
+- Recent session state, with a TTL equal to the idle expiry: a turn reads its session from Redis,
+  and the store below only on a miss. Written after the store committed the turn, deleted when a
+  turn conflicts, so a stale copy costs one conflict and a retry, never a wrong turn (the store's
+  `UNIQUE (shop, session_id, turn)` stays the judge).
+- A lock per conversation across replicas (`hold`): a token set with NX and an expiry, extended
+  while the turn runs, released only by its owner. A turn that cannot get it in time is
+  `SessionBusy` (503 with Retry-After), and never runs twice.
+
+Redis unreachable is `StorageUnavailable`: never a silent fall back to memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+from bot.model import Session, Ticket, TicketStatus, TurnRecord
+from bot.storage import (
+    SessionBusy,
+    Storage,
+    StorageError,
+    StorageUnavailable,
+    TurnConflict,
+    TurnWrite,
+    Written,
+)
+from bot.storage.rows import session_from, state_of
+
+try:
+    import redis.asyncio as aioredis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+except ImportError:  # pragma: no cover - the redis extra is not installed
+    aioredis = None  # type: ignore[assignment]
+
+# How long one turn may hold a conversation (extended while it runs), and wait for another's.
+LOCK_SECONDS = 5.0
+WAIT_SECONDS = 3.0
+# Releases the lock only if it is still ours: compare and delete in one step.
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+_EXTEND = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
+
+
+class RedisFront:
+    """Sessions and conversation locks in Redis; everything else (and the truth) in `backing`."""
+
+    def __init__(self, backing: Storage, url: str, ttl_seconds: float) -> None:
+        if aioredis is None:
+            raise StorageError(
+                "没有安装 Redis 客户端：pip install 'dianxiaoer[postgres]'（the Redis client is not installed）"
+            )
+        self.backing = backing
+        self.url = url
+        self.ttl_ms = max(1000, int(ttl_seconds * 1000))
+        self._clients: dict[asyncio.AbstractEventLoop, Any] = {}
+
+    def _redis(self) -> Any:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            for old in [k for k in self._clients if k.is_closed()]:
+                del self._clients[old]
+            client = self._clients[loop] = aioredis.from_url(
+                self.url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True
+            )
+        return client
+
+    @contextlib.asynccontextmanager
+    async def _reached(self) -> AsyncIterator[Any]:
+        try:
+            yield self._redis()
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StorageUnavailable(f"Redis: {type(exc).__name__}") from exc
+
+    async def session(self, shop: str, session_id: str) -> Session | None:
+        async with self._reached() as r:
+            cached = await r.get(_session_key(shop, session_id))
+        if cached is not None:
+            return session_from(shop, session_id, json.loads(cached))
+        session = await self.backing.session(shop, session_id)
+        if session is not None:
+            await self._remember(session)
+        return session
+
+    async def _remember(self, session: Session) -> None:
+        async with self._reached() as r:
+            await r.set(
+                _session_key(session.shop, session.key), json.dumps(state_of(session)), px=self.ttl_ms
+            )
+
+    async def record(self, write: TurnWrite) -> Written:
+        try:
+            written = await self.backing.record(write)
+        except TurnConflict:
+            async with self._reached() as r:  # someone else moved it on: read it from the store
+                await r.delete(_session_key(write.turn.shop, write.turn.session_id))
+            raise
+        await self._remember(write.session)
+        return written
+
+    @contextlib.asynccontextmanager
+    async def hold(self, shop: str, session_id: str) -> AsyncIterator[None]:
+        key, token = f"bot:lock:{shop}:{session_id}", secrets.token_hex(8)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAIT_SECONDS
+        async with self._reached() as r:
+            while not await r.set(key, token, nx=True, px=int(LOCK_SECONDS * 1000)):
+                if loop.time() > deadline:
+                    raise SessionBusy(session_id)
+                await asyncio.sleep(0.01)
+        keeper = asyncio.ensure_future(self._extend(key, token))
+        try:
+            yield
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+            async with self._reached() as r:
+                await r.eval(_RELEASE, 1, key, token)
+
+    async def _extend(self, key: str, token: str) -> None:
+        """Keep the lock while the turn runs (a slow database), in steps of a third of its life."""
+        while True:
+            await asyncio.sleep(LOCK_SECONDS / 3)
+            with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
+                await self._redis().eval(_EXTEND, 1, key, token, int(LOCK_SECONDS * 1000))
+
+    async def transcript(self, shop: str, session_id: str) -> list[TurnRecord]:
+        return await self.backing.transcript(shop, session_id)
+
+    async def open_ticket(self, shop: str, session_id: str) -> Ticket | None:
+        return await self.backing.open_ticket(shop, session_id)
+
+    async def tickets(self, shop: str, status: TicketStatus | None = None) -> list[Ticket]:
+        return await self.backing.tickets(shop, status)
+
+    async def ticket(self, shop: str, ticket_id: int) -> Ticket | None:
+        return await self.backing.ticket(shop, ticket_id)
+
+    async def claim(self, shop: str, ticket_id: int, agent: str, at: float) -> Ticket:
+        return await self.backing.claim(shop, ticket_id, agent, at)
+
+    async def close(self, shop: str, ticket_id: int, at: float, note: str | None = None) -> Ticket:
+        return await self.backing.close(shop, ticket_id, at, note)
+
+    async def ping(self) -> None:
+        async with self._reached() as r:
+            await r.ping()
+        await self.backing.ping()
+
+    async def disconnect(self) -> None:
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
+        await self.backing.disconnect()
+
+
+def _session_key(shop: str, session_id: str) -> str:
+    return f"bot:session:{shop}:{session_id}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -13,8 +15,9 @@ from bot.shop import load_shop
 RULES = (duplicates.check, routing.check)
 
 
-def lint(config_path: Path) -> list[Problem]:
-    """All problems of the shop at `config_path`, sorted by position. Rules run only on a shop that loads."""
+def lint(config_path: Path, seen: frozenset[Path] = frozenset()) -> list[Problem]:
+    """All problems of the shop at `config_path`, and of every shop its `shops:` table lists (their
+    files shown relative to this one's folder), sorted by position. Rules run only on a shop that loads."""
     shop, problems = load_shop(config_path)
     if shop is not None and not errors(problems):
         bot = Engine(shop)
@@ -23,6 +26,17 @@ def lint(config_path: Path) -> list[Problem]:
         if shop.concepts:
             plain, _ = load_shop(config_path, use_concepts=False)
             problems += concepts.check(bot, Engine(plain) if plain is not None else None)
+    seen = seen | {config_path.resolve()}
+    for listed in shop.settings.shops.values() if shop is not None else ():
+        if listed.resolve() in seen:
+            continue  # two servers listing each other: each shop once
+        folder = Path(os.path.relpath(listed.parent, config_path.parent))
+        problems += [
+            dataclasses.replace(
+                p, origin=dataclasses.replace(p.origin, file=(folder / p.origin.file).as_posix())
+            )
+            for p in lint(listed, seen)
+        ]
     return sorted(problems, key=lambda p: (p.origin.file, p.origin.line, p.origin.column, p.code))
 
 

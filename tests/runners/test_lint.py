@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,21 @@ def test_cli_exit_codes_and_formats(shop: Path) -> None:
     assert "responses/greeting.yaml:4:5: 错误 [unknown-variable]" in text.output
     github = CliRunner().invoke(main, ["lint", str(shop), "--format", "github"]).output
     assert "::error file=responses/greeting.yaml,line=4,col=5::[unknown-variable]" in github
+
+
+def test_lint_of_a_server_config_checks_every_shop_it_lists(mini: Path, tmp_path: Path) -> None:
+    """`bot lint` on a config whose `shops:` lists another shop reports that shop's problems too,
+    at paths a shop owner can open from the server's folder."""
+    server = tmp_path / "server"
+    shutil.copytree(mini, server)
+    tea = tmp_path / "tea"
+    shutil.copytree(mini, tea)
+    edit(tea / "responses" / "greeting.yaml", "{shop.name}", "{shop.nmae}")
+    with (server / "config.yaml").open("a", encoding="utf-8") as config:
+        config.write("shops:\n  - {id: tea, folder: ../tea}\n")
+    problems = lint(server / "config.yaml")
+    assert ["../tea/responses/greeting.yaml"] == sorted(
+        {p.origin.file for p in problems if p.code == "unknown-variable"}
+    )
+    result = CliRunner().invoke(main, ["lint", str(server)])
+    assert 1 == result.exit_code and "../tea/responses/greeting.yaml:" in result.output

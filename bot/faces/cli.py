@@ -197,6 +197,56 @@ def upgrade(config: str) -> None:
     click.echo(f"数据库已是第 {postgres.LATEST} 版 (schema at version {postgres.LATEST})：{done}")
 
 
+@db.command(name="export")
+@click.option("--shop", "shop_id", default="default", show_default=True, help="Whose history.")
+@click.option("--since", default=None, help="Only from this day on (YYYY-MM-DD, UTC).")
+@click.option(
+    "-o", "--output", type=click.File("w", encoding="utf-8"), default="-", help="File (default: stdout)."
+)
+@config_option
+@friendly
+def export_history(shop_id: str, since: str | None, output: Any, config: str) -> None:
+    """Write a shop's sessions, turns and tickets as JSON lines (for bot db import elsewhere)."""
+    import datetime
+
+    from bot.runners import archive
+    from bot.service import Blocking, storage_of
+
+    start = 0.0
+    if since:
+        try:
+            start = datetime.datetime.fromisoformat(since).replace(tzinfo=datetime.UTC).timestamp()
+        except ValueError:
+            raise click.ClickException(
+                f"--since 要写成 YYYY-MM-DD（write --since as YYYY-MM-DD）：{since}"
+            ) from None
+    storage = storage_of(_load(config).shop.settings)
+    history = Blocking.run(storage.history(shop_id, start))
+    for line in archive.lines(history, shop_id, start):
+        output.write(line + "\n")
+    click.echo(f"导出 {len(history.turns)} 条对话、{len(history.tickets)} 个工单、{len(history.sessions)} 个会话"
+               f" (exported {len(history.turns)} turns, {len(history.tickets)} tickets, {len(history.sessions)} sessions)",
+               err=True)  # fmt: skip
+
+
+@db.command(name="import")
+@click.argument("source", type=click.File("r", encoding="utf-8"))
+@config_option
+@friendly
+def import_history(source: Any, config: str) -> None:
+    """Add an exported history to this storage; what it has already is skipped (safe to run twice)."""
+    from bot.runners import archive
+    from bot.service import Blocking, storage_of
+
+    try:
+        history = archive.read(source)
+    except archive.BadHistory as exc:
+        raise click.ClickException(str(exc)) from None
+    done = Blocking.run(storage_of(_load(config).shop.settings).restore(history))
+    click.echo(f"导入 {done.turns} 条对话、{done.tickets} 个工单、{done.sessions} 个会话，跳过已有的 {done.skipped} 条"
+               f" (imported {done.turns} turns, {done.tickets} tickets, {done.sessions} sessions; {done.skipped} already there)")  # fmt: skip
+
+
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--strict", is_flag=True, help="Exit 2 when there are only warnings.")

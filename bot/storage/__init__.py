@@ -95,6 +95,32 @@ class Tickets(Protocol):
         """Close a ticket (`UnknownTicket` if there is none): the bot answers the session again."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class History:
+    """A shop's sessions, turns and tickets, to move between storages (`bot db export` / `import`)."""
+
+    sessions: tuple[Session, ...] = ()
+    turns: tuple[TurnRecord, ...] = ()
+    tickets: tuple[Ticket, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Restored:
+    turns: int
+    tickets: int
+    sessions: int
+    skipped: int  # already there: a turn of the same (shop, session, turn), a ticket of the same moment
+
+
+class Archive(Protocol):
+    async def history(self, shop: str, since: float = 0.0) -> History:
+        """Everything of `shop` from `since` on: sessions updated, turns taken, tickets opened."""
+
+    async def restore(self, history: History) -> Restored:
+        """Add what the storage does not have yet, in one transaction; what it has is skipped, so
+        importing the same history twice adds nothing. Tickets get new ids."""
+
+
 class Locks(Protocol):
     def hold(self, shop: str, session_id: str) -> AbstractAsyncContextManager[None]:
         """Held while a turn of the conversation runs, across replicas where the storage can
@@ -106,7 +132,7 @@ class Locks(Protocol):
 UNLOCKED: AbstractAsyncContextManager[None] = contextlib.nullcontext()
 
 
-class Storage(Sessions, Recorder, Transcripts, Tickets, Locks, Protocol):
+class Storage(Sessions, Recorder, Transcripts, Tickets, Locks, Archive, Protocol):
     """All that the turn service and the faces use, from one URL."""
 
     async def ping(self) -> None:
@@ -118,8 +144,11 @@ class Storage(Sessions, Recorder, Transcripts, Tickets, Locks, Protocol):
 
 __all__ = [
     "UNLOCKED",
+    "Archive",
+    "History",
     "Locks",
     "Recorder",
+    "Restored",
     "SessionBusy",
     "Sessions",
     "Storage",

@@ -6,7 +6,16 @@ import dataclasses
 from contextlib import AbstractAsyncContextManager
 
 from bot.model import Session, Ticket, TicketStatus, TurnRecord
-from bot.storage import UNLOCKED, TicketClosed, TurnConflict, TurnWrite, UnknownTicket, Written
+from bot.storage import (
+    UNLOCKED,
+    History,
+    Restored,
+    TicketClosed,
+    TurnConflict,
+    TurnWrite,
+    UnknownTicket,
+    Written,
+)
 from bot.storage.order import by_priority
 
 
@@ -83,6 +92,44 @@ class MemoryStore:
         if ticket is None:
             raise UnknownTicket(ticket_id)
         return ticket
+
+    async def history(self, shop: str, since: float = 0.0) -> History:
+        return History(
+            sessions=tuple(
+                s for (s_shop, _), s in self._sessions.items() if s_shop == shop and s.updated_at >= since
+            ),
+            turns=tuple(
+                t for (t_shop, _), ts in self._turns.items() if t_shop == shop for t in ts if t.at >= since
+            ),
+            tickets=tuple(t for t in self._tickets.values() if t.shop == shop and t.created_at >= since),
+        )
+
+    async def restore(self, history: History) -> Restored:
+        added = [0, 0, 0]
+        skipped = 0
+        for turn in history.turns:
+            turns = self._turns.setdefault((turn.shop, turn.session_id), [])
+            if any(t.turn == turn.turn for t in turns):
+                skipped += 1
+                continue
+            self._count += 1
+            turns.append(dataclasses.replace(turn, id=self._count))
+            turns.sort(key=lambda t: t.turn)
+            added[0] += 1
+        for ticket in history.tickets:
+            if any((t.shop, t.session_id, t.created_at) == (ticket.shop, ticket.session_id, ticket.created_at)
+                   for t in self._tickets.values()):  # fmt: skip
+                skipped += 1
+                continue
+            ticket_id = len(self._tickets) + 1
+            self._tickets[ticket_id] = dataclasses.replace(ticket, id=ticket_id)
+            added[1] += 1
+        for session in history.sessions:
+            known = self._sessions.get((session.shop, session.key))
+            if known is None or known.turns < session.turns:
+                self._sessions[(session.shop, session.key)] = session
+                added[2] += 1
+        return Restored(turns=added[0], tickets=added[1], sessions=added[2], skipped=skipped)
 
     def hold(self, shop: str, session_id: str) -> AbstractAsyncContextManager[None]:
         return UNLOCKED  # turn uniqueness and a retry keep a conversation's turns in order

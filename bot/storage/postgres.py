@@ -19,6 +19,8 @@ from typing import Any
 from bot.model import Session, Ticket, TicketStatus, TurnRecord
 from bot.storage import (
     UNLOCKED,
+    History,
+    Restored,
     StorageError,
     StorageUnavailable,
     TicketClosed,
@@ -28,7 +30,7 @@ from bot.storage import (
     Written,
 )
 from bot.storage.order import by_priority
-from bot.storage.rows import session_from, state_of, ticket_from, turn_from
+from bot.storage.rows import session_from, state_of, ticket_from, ticket_values, turn_from
 
 try:
     import psycopg
@@ -225,6 +227,70 @@ class PostgresStore:
         if row is None:
             raise UnknownTicket(ticket_id)
         return ticket_from(row)
+
+    async def history(self, shop: str, since: float = 0.0) -> History:
+        async with self._connected() as db:
+            sessions = await (
+                await db.execute("SELECT * FROM sessions WHERE shop = %s AND updated_at >= %s", (shop, since))
+            ).fetchall()
+            turns = await (
+                await db.execute(
+                    "SELECT * FROM turns WHERE shop = %s AND at >= %s ORDER BY session_id, turn",
+                    (shop, since),
+                )
+            ).fetchall()
+            tickets = await (
+                await db.execute(
+                    "SELECT * FROM tickets WHERE shop = %s AND created_at >= %s ORDER BY id", (shop, since)
+                )
+            ).fetchall()
+        return History(
+            sessions=tuple(session_from(shop, row["key"], row["state"]) for row in sessions),
+            turns=tuple(turn_from(row) for row in turns),
+            tickets=tuple(ticket_from(row) for row in tickets),
+        )
+
+    async def restore(self, history: History) -> Restored:
+        turns = tickets = sessions = 0
+        async with self._connected() as db, db.transaction():
+            for turn in history.turns:
+                cursor = await db.execute(
+                    "INSERT INTO turns (shop, session_id, turn, at, buyer_id, message, reply, action, intent,"
+                    " confidence, reason, topic) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                    " ON CONFLICT (shop, session_id, turn) DO NOTHING",
+                    (turn.shop, turn.session_id, turn.turn, turn.at, turn.buyer_id, turn.message, turn.reply,
+                     turn.action.value, turn.intent, turn.confidence,
+                     turn.reason.value if turn.reason else None, turn.topic),
+                )  # fmt: skip
+                turns += cursor.rowcount
+            for ticket in history.tickets:
+                found = await (
+                    await db.execute(
+                        "SELECT 1 FROM tickets WHERE shop = %s AND session_id = %s AND created_at = %s",
+                        (ticket.shop, ticket.session_id, ticket.created_at),
+                    )
+                ).fetchone()
+                if found:
+                    continue
+                values = list(ticket_values(ticket))
+                values[10], values[12] = Jsonb(list(ticket.left_messages)), Jsonb(list(ticket.questions))
+                await db.execute(
+                    "INSERT INTO tickets (shop, session_id, buyer_id, reason, priority, status, created_at,"
+                    " claimed_by, claimed_at, closed_at, note, left_messages, order_number, questions)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    (ticket.shop, *values),
+                )
+                tickets += 1
+            for session in history.sessions:
+                cursor = await db.execute(
+                    "INSERT INTO sessions (shop, key, state, version, updated_at) VALUES (%s, %s, %s, %s, %s)"
+                    " ON CONFLICT (shop, key) DO UPDATE SET state = excluded.state, version = excluded.version,"
+                    " updated_at = excluded.updated_at WHERE sessions.version < excluded.version",
+                    (session.shop, session.key, Jsonb(state_of(session)), session.turns, session.updated_at),
+                )
+                sessions += cursor.rowcount
+        skipped = len(history.turns) - turns + len(history.tickets) - tickets
+        return Restored(turns=turns, tickets=tickets, sessions=sessions, skipped=skipped)
 
     def hold(self, shop: str, session_id: str) -> AbstractAsyncContextManager[None]:
         return UNLOCKED  # turn uniqueness and a retry keep a conversation's turns in order

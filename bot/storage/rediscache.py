@@ -22,6 +22,8 @@ from typing import Any
 
 from bot.model import Session, Ticket, TicketStatus, TurnRecord
 from bot.storage import (
+    History,
+    Restored,
     SessionBusy,
     Storage,
     StorageError,
@@ -148,6 +150,16 @@ class RedisFront:
 
     async def close(self, shop: str, ticket_id: int, at: float, note: str | None = None) -> Ticket:
         return await self.backing.close(shop, ticket_id, at, note)
+
+    async def history(self, shop: str, since: float = 0.0) -> History:
+        return await self.backing.history(shop, since)
+
+    async def restore(self, history: History) -> Restored:
+        restored = await self.backing.restore(history)
+        async with self._reached() as r:  # the copies of restored sessions may be older than the store's
+            for session in history.sessions:
+                await r.delete(_session_key(session.shop, session.key))
+        return restored
 
     async def ping(self) -> None:
         async with self._reached() as r:

@@ -83,6 +83,16 @@ def ticket_from(row: Mapping[str, Any]) -> Ticket:
     )
 
 
+def ticket_values(ticket: Ticket) -> tuple[Any, ...]:
+    """A ticket's columns after its shop, in the order every database's `tickets` table has them."""
+    return (
+        ticket.session_id, ticket.buyer_id, ticket.reason.value, ticket.priority, ticket.status.value,
+        ticket.created_at, ticket.claimed_by, ticket.claimed_at, ticket.closed_at, ticket.note,
+        json.dumps(list(ticket.left_messages), ensure_ascii=False), ticket.order_number,
+        json.dumps(list(ticket.questions), ensure_ascii=False),
+    )  # fmt: skip
+
+
 def _listed(value: Any) -> list[str]:
     """A JSON array as the database gives it: text (SQLite) or already parsed (PostgreSQL's jsonb)."""
     return list(json.loads(value) if isinstance(value, str) else value)

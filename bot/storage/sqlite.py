@@ -27,9 +27,18 @@ from bot.model import (
     TicketStatus,
     TurnRecord,
 )
-from bot.storage import UNLOCKED, TicketClosed, TurnConflict, TurnWrite, UnknownTicket, Written
+from bot.storage import (
+    UNLOCKED,
+    History,
+    Restored,
+    TicketClosed,
+    TurnConflict,
+    TurnWrite,
+    UnknownTicket,
+    Written,
+)
 from bot.storage.order import by_priority
-from bot.storage.rows import session_from, state_of, ticket_from, turn_from
+from bot.storage.rows import session_from, state_of, ticket_from, ticket_values, turn_from
 from bot.storage.shared import SharedFile
 
 # 2: every row belongs to a shop (sessions, turns and tickets are keyed by (shop, session)).
@@ -306,6 +315,52 @@ class SQLiteStore:
         if ticket is None:  # pragma: no cover - written in the same call
             raise UnknownTicket(ticket_id)
         return ticket
+
+    async def history(self, shop: str, since: float = 0.0) -> History:
+        with self._connection() as db:
+            sessions = db.execute("SELECT * FROM sessions WHERE shop = ? AND updated_at >= ?", (shop, since))
+            kept = tuple(session_from(shop, row["key"], json.loads(row["state"])) for row in sessions)
+            turns = db.execute(
+                "SELECT * FROM turns WHERE shop = ? AND at >= ? ORDER BY session_id, turn", (shop, since)
+            )
+            taken = tuple(turn_from(row) for row in turns)
+            tickets = db.execute(
+                "SELECT * FROM tickets WHERE shop = ? AND created_at >= ? ORDER BY id", (shop, since)
+            )
+            opened = tuple(ticket_from(row) for row in tickets)
+        return History(sessions=kept, turns=taken, tickets=opened)
+
+    async def restore(self, history: History) -> Restored:
+        turns = tickets = sessions = 0
+        with self._transaction() as db:
+            for turn in history.turns:
+                cursor = db.execute(
+                    f"INSERT OR IGNORE INTO turns (shop, {_TURN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    _turn_row(turn),
+                )
+                turns += cursor.rowcount
+            for ticket in history.tickets:
+                if db.execute(
+                    "SELECT 1 FROM tickets WHERE shop = ? AND session_id = ? AND created_at = ?",
+                    (ticket.shop, ticket.session_id, ticket.created_at),
+                ).fetchone():
+                    continue
+                db.execute(
+                    f"INSERT INTO tickets (shop, {_TICKET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (ticket.shop, *ticket_values(ticket)),
+                )
+                tickets += 1
+            for session in history.sessions:
+                cursor = db.execute(
+                    "INSERT INTO sessions (shop, key, state, updated_at) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (shop, key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at"
+                    " WHERE json_extract(sessions.state, '$.turns') < json_extract(excluded.state, '$.turns')",
+                    _session_row(session),
+                )
+                sessions += cursor.rowcount
+        self._recent.clear()  # what this process remembered may be older than what was restored
+        skipped = len(history.turns) - turns + len(history.tickets) - tickets
+        return Restored(turns=turns, tickets=tickets, sessions=sessions, skipped=skipped)
 
     def hold(self, shop: str, session_id: str) -> AbstractAsyncContextManager[None]:
         return UNLOCKED  # turn uniqueness and a retry keep a conversation's turns in order

@@ -103,3 +103,35 @@ def test_db_upgrade_applies_postgresql_migrations_once(
     again = CliRunner().invoke(main, ["db", "upgrade", "--config", config])
     assert (0, "001_init.sql") == (first.exit_code, first.output.strip().rsplit("：", 1)[-1])
     assert 0 == again.exit_code and "already up to date" in again.output
+
+
+def test_db_export_then_import_moves_a_shops_history(
+    shop: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`bot db export` from one storage and `bot db import` into another: the same transcript; a
+    second import adds nothing; a file that is not an export is refused with the line."""
+    from bot.service import Blocking, Bot
+    from bot.storage.sqlite import SQLiteStore
+
+    config = str(shop / "config.yaml")
+    source = SQLiteStore(tmp_path / "small.db")
+    bot = Bot.from_config(config, source)
+    for text in ("在吗", "什么时候发货", "我要转人工"):
+        bot.reply("buyer", text)
+    monkeypatch.setenv("BOT_STORAGE_URL", f"sqlite:///{tmp_path / 'small.db'}")
+    exported = tmp_path / "history.jsonl"
+    out = CliRunner().invoke(main, ["db", "export", "--config", config, "-o", str(exported)])
+    assert 0 == out.exit_code, out.output
+    monkeypatch.setenv("BOT_STORAGE_URL", f"sqlite:///{tmp_path / 'grown.db'}")
+    first = CliRunner().invoke(main, ["db", "import", str(exported), "--config", config])
+    again = CliRunner().invoke(main, ["db", "import", str(exported), "--config", config])
+    assert (0, 0) == (first.exit_code, again.exit_code)
+    assert "imported 3 turns, 1 tickets, 1 sessions" in first.output
+    assert "imported 0 turns, 0 tickets, 0 sessions; 4 already there" in again.output
+    grown = SQLiteStore(tmp_path / "grown.db")
+    assert ["在吗", "什么时候发货", "我要转人工"] == [
+        t.message for t in Blocking.run(grown.transcript("default", "buyer"))
+    ]
+    (tmp_path / "bad.jsonl").write_text('{"format": "something else"}\n', encoding="utf-8")
+    bad = CliRunner().invoke(main, ["db", "import", str(tmp_path / "bad.jsonl"), "--config", config])
+    assert 1 == bad.exit_code and "第 1 行" in bad.output

@@ -301,3 +301,27 @@ def test_redis_unreachable_is_storage_unavailable_not_a_silent_fallback(postgres
     with pytest.raises(StorageUnavailable):
         run(front.session("default", "s"))
     run(front.disconnect())
+
+
+def test_a_shops_history_moves_to_another_storage_and_twice_adds_nothing(
+    store: Storage, tmp_path: Path
+) -> None:
+    """history() → restore() elsewhere: the same transcripts, tickets and sessions; restored again,
+    nothing is added; another shop's data and what came before `since` stay behind."""
+    run(store.record(TurnWrite(turn=turn("a", 1, "在吗"), session=Session(key="a", turns=1, updated_at=1.0))))
+    run(store.record(TurnWrite(turn=turn("a", 2, "转人工"), session=Session(key="a", turns=2, handed_off=True, updated_at=2.0),
+                               ticket=ticket("a", at=2.0))))  # fmt: skip
+    run(store.record(TurnWrite(turn=turn("b", 1, shop="tea"), session=Session(key="b", shop="tea", turns=1))))
+    history = run(store.history("default"))
+    assert (["在吗", "转人工"], 1, ["a"]) == ([t.message for t in history.turns], len(history.tickets),
+                                           [s.key for s in history.sessions])  # fmt: skip
+    assert ["转人工"] == [t.message for t in run(store.history("default", since=2.0)).turns]
+    other = SQLiteStore(tmp_path / "other.db")
+    done = run(other.restore(history))
+    assert (2, 1, 1, 0) == (done.turns, done.tickets, done.sessions, done.skipped)
+    assert ["在吗", "转人工"] == [t.message for t in run(other.transcript("default", "a"))]
+    assert run(other.session("default", "a")).handed_off  # type: ignore[union-attr]
+    assert "asked_for_person" == run(other.open_ticket("default", "a")).reason  # type: ignore[union-attr]
+    again = run(store.restore(history))
+    assert (0, 0, 0, 3) == (again.turns, again.tickets, again.sessions, again.skipped)
+    assert 2 == len(run(store.transcript("default", "a")))

@@ -352,3 +352,75 @@ def request_long(port: int, body: dict) -> tuple[int, dict]:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
+
+
+def test_a_replica_killed_mid_traffic_loses_no_acknowledged_turn(
+    shop: Path, monkeypatch: pytest.MonkeyPatch, postgres_url: str
+) -> None:
+    """SIGKILL of one of three replicas while 40 buyers talk: every acknowledged turn is stored once;
+    the turns in flight at the kill were stored or not, but never acknowledged, and the buyers go on
+    on the other replicas with the next turn number."""
+    import queue
+
+    monkeypatch.setenv("BOT_STORAGE_URL", postgres_url)
+    ports = [free_port() for _ in range(3)]
+    servers = [start(shop, port) for port in ports]
+    alive = set(ports)
+    acknowledged: dict[str, list[str]] = {}
+    lost = [0]
+    lock = threading.Lock()
+    work: queue.Queue[tuple[str, int]] = queue.Queue()
+    for k in range(15):
+        for s in range(40):
+            work.put((f"k{s}", k))
+    sent = [0]
+    rng = random.Random(9)
+
+    def client() -> None:
+        while True:
+            try:
+                session, k = work.get_nowait()
+            except queue.Empty:
+                return
+            message = f"{session}第{k}问 什么时候发货"
+            while True:
+                with lock:
+                    sent[0] += 1
+                    if sent[0] == 150:
+                        servers[0].kill()  # SIGKILL: no shutdown, requests in flight cut off
+                        alive.discard(ports[0])
+                    port = rng.choice(sorted(alive))
+                try:
+                    status, _ = request_long(port, {"session_id": session, "message": message})
+                except (OSError, http.client.HTTPException):
+                    with lock:
+                        lost[0] += 1  # not acknowledged: the buyer sees an error and may type it again
+                    break
+                if status == 200:
+                    with lock:
+                        acknowledged.setdefault(session, []).append(message)
+                    break
+                time.sleep(0.02)  # 503: nothing stored, try again
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        stored_but_not_acknowledged = 0
+        for session, messages in acknowledged.items():
+            status, stored = call(ports[1], "GET", f"/v1/sessions/{session}")
+            assert 200 == status
+            kept = [t["message"] for t in stored["turns"]]
+            assert list(range(1, len(kept) + 1)) == [t["turn"] for t in stored["turns"]]
+            for message in messages:
+                assert 1 == kept.count(message), message
+            stored_but_not_acknowledged += len(kept) - len(messages)
+        assert 0 <= stored_but_not_acknowledged <= lost[0]
+        print(f"killed one replica: {lost[0]} turns not acknowledged, {stored_but_not_acknowledged} of them stored")
+    finally:
+        for server in servers[1:]:
+            server.terminate()
+        for server in servers:
+            server.wait(timeout=30)

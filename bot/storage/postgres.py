@@ -30,7 +30,16 @@ from bot.storage import (
     Written,
 )
 from bot.storage.order import by_priority
-from bot.storage.rows import session_from, state_of, ticket_from, ticket_values, turn_from
+from bot.storage.rows import (
+    TICKET_COLUMNS,
+    TURN_COLUMNS,
+    session_from,
+    state_of,
+    ticket_from,
+    ticket_values,
+    turn_from,
+    turn_values,
+)
 
 try:
     import psycopg
@@ -40,6 +49,14 @@ try:
 except ImportError:  # pragma: no cover - the postgres extra is not installed
     psycopg = None  # type: ignore[assignment]
 
+_INSERT_TURN = (
+    f"INSERT INTO turns ({', '.join(TURN_COLUMNS)}) VALUES ({', '.join(['%s'] * len(TURN_COLUMNS))})"
+)
+# A ticket's JSON arrays come as text (`ticket_values`): cast to jsonb.
+_INSERT_TICKET = "INSERT INTO tickets ({}) VALUES ({})".format(
+    ", ".join(TICKET_COLUMNS),
+    ", ".join("%s::jsonb" if c in ("left_messages", "questions") else "%s" for c in TICKET_COLUMNS),
+)
 POOL_SIZE = 10
 # How long a turn waits for a connection before it answers 503 (the database is down or overloaded).
 CONNECT_SECONDS = 3.0
@@ -129,14 +146,7 @@ class PostgresStore:
         async with self._connected() as db:
             try:
                 async with db.transaction():
-                    cursor = await db.execute(
-                        "INSERT INTO turns (shop, session_id, turn, at, buyer_id, message, reply, action, intent,"
-                        " confidence, reason, topic) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                        " RETURNING id",
-                        (turn.shop, turn.session_id, turn.turn, turn.at, turn.buyer_id, turn.message, turn.reply,
-                         turn.action.value, turn.intent, turn.confidence,
-                         turn.reason.value if turn.reason else None, turn.topic),
-                    )  # fmt: skip
+                    cursor = await db.execute(_INSERT_TURN + " RETURNING id", turn_values(turn))
                     turn_id = (await cursor.fetchone())["id"]
                     await db.execute(
                         "INSERT INTO sessions (shop, key, state, version, updated_at) VALUES (%s, %s, %s, %s, %s)"
@@ -255,13 +265,8 @@ class PostgresStore:
         async with self._connected() as db, db.transaction():
             for turn in history.turns:
                 cursor = await db.execute(
-                    "INSERT INTO turns (shop, session_id, turn, at, buyer_id, message, reply, action, intent,"
-                    " confidence, reason, topic) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                    " ON CONFLICT (shop, session_id, turn) DO NOTHING",
-                    (turn.shop, turn.session_id, turn.turn, turn.at, turn.buyer_id, turn.message, turn.reply,
-                     turn.action.value, turn.intent, turn.confidence,
-                     turn.reason.value if turn.reason else None, turn.topic),
-                )  # fmt: skip
+                    _INSERT_TURN + " ON CONFLICT (shop, session_id, turn) DO NOTHING", turn_values(turn)
+                )
                 turns += cursor.rowcount
             for ticket in history.tickets:
                 found = await (
@@ -272,14 +277,7 @@ class PostgresStore:
                 ).fetchone()
                 if found:
                     continue
-                values = list(ticket_values(ticket))
-                values[10], values[12] = Jsonb(list(ticket.left_messages)), Jsonb(list(ticket.questions))
-                await db.execute(
-                    "INSERT INTO tickets (shop, session_id, buyer_id, reason, priority, status, created_at,"
-                    " claimed_by, claimed_at, closed_at, note, left_messages, order_number, questions)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    (ticket.shop, *values),
-                )
+                await db.execute(_INSERT_TICKET, ticket_values(ticket))
                 tickets += 1
             for session in history.sessions:
                 cursor = await db.execute(
@@ -305,12 +303,7 @@ class PostgresStore:
 async def _ticket_and_left_message(db: Any, write: TurnWrite) -> int | None:
     ticket_id = None
     if (ticket := write.ticket) is not None:
-        cursor = await db.execute(
-            "INSERT INTO tickets (shop, session_id, buyer_id, reason, priority, status, created_at, order_number,"
-            " questions) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (ticket.shop, ticket.session_id, ticket.buyer_id, ticket.reason.value, ticket.priority,
-             ticket.status.value, ticket.created_at, ticket.order_number, Jsonb(list(ticket.questions))),
-        )  # fmt: skip
+        cursor = await db.execute(_INSERT_TICKET + " RETURNING id", ticket_values(ticket))
         ticket_id = int((await cursor.fetchone())["id"])
     if write.left_on is not None:
         await db.execute(

@@ -83,12 +83,27 @@ def ticket_from(row: Mapping[str, Any]) -> Ticket:
     )
 
 
-def ticket_values(ticket: Ticket) -> tuple[Any, ...]:
-    """A ticket's columns after its shop, in the order every database's `tickets` table has them."""
+# The columns of a turn and of a ticket after their id, in the same order in every database, and
+# their values in that order (a ticket's JSON arrays as text).
+TURN_COLUMNS = ("shop", "session_id", "turn", "at", "buyer_id", "message", "reply", "action", "intent",
+                "confidence", "reason", "topic")  # fmt: skip
+TICKET_COLUMNS = ("shop", "session_id", "buyer_id", "reason", "priority", "status", "created_at", "claimed_by",
+                  "claimed_at", "closed_at", "note", "left_messages", "order_number", "questions")  # fmt: skip
+
+
+def turn_values(turn: TurnRecord) -> tuple[Any, ...]:
     return (
-        ticket.session_id, ticket.buyer_id, ticket.reason.value, ticket.priority, ticket.status.value,
-        ticket.created_at, ticket.claimed_by, ticket.claimed_at, ticket.closed_at, ticket.note,
-        json.dumps(list(ticket.left_messages), ensure_ascii=False), ticket.order_number,
+        turn.shop, turn.session_id, turn.turn, turn.at, turn.buyer_id, turn.message, turn.reply,
+        turn.action.value, turn.intent, turn.confidence, turn.reason.value if turn.reason else None,
+        turn.topic,
+    )  # fmt: skip
+
+
+def ticket_values(ticket: Ticket) -> tuple[Any, ...]:
+    return (
+        ticket.shop, ticket.session_id, ticket.buyer_id, ticket.reason.value, ticket.priority,
+        ticket.status.value, ticket.created_at, ticket.claimed_by, ticket.claimed_at, ticket.closed_at,
+        ticket.note, json.dumps(list(ticket.left_messages), ensure_ascii=False), ticket.order_number,
         json.dumps(list(ticket.questions), ensure_ascii=False),
     )  # fmt: skip
 

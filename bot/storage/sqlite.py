@@ -31,6 +31,7 @@ from bot.storage import (
     UNLOCKED,
     History,
     Restored,
+    StorageUnavailable,
     TicketClosed,
     TurnConflict,
     TurnWrite,
@@ -38,7 +39,16 @@ from bot.storage import (
     Written,
 )
 from bot.storage.order import by_priority
-from bot.storage.rows import session_from, state_of, ticket_from, ticket_values, turn_from
+from bot.storage.rows import (
+    TICKET_COLUMNS,
+    TURN_COLUMNS,
+    session_from,
+    state_of,
+    ticket_from,
+    ticket_values,
+    turn_from,
+    turn_values,
+)
 from bot.storage.shared import SharedFile
 
 # 2: every row belongs to a shop (sessions, turns and tickets are keyed by (shop, session)).
@@ -96,10 +106,13 @@ _ADDED_IN_V1 = {
     ),
     "turns": (("topic", "TEXT"),),
 }
-_TURN_COLUMNS = "session_id, turn, at, buyer_id, message, reply, action, intent, confidence, reason, topic"
-_TICKET_COLUMNS = (
-    "session_id, buyer_id, reason, priority, status, created_at, claimed_by, claimed_at, closed_at, note,"
-    " left_messages, order_number, questions"
+# Version 1's columns, the same as version 2's after the shop.
+_V1_TURN_COLUMNS = ", ".join(TURN_COLUMNS[1:])
+_V1_TICKET_COLUMNS = ", ".join(TICKET_COLUMNS[1:])
+_TURN_ROW = f"({', '.join('?' * len(TURN_COLUMNS))})"
+_TURNS = f"turns ({', '.join(TURN_COLUMNS)}) VALUES "
+_INSERT_TICKET = (
+    f"INSERT INTO tickets ({', '.join(TICKET_COLUMNS)}) VALUES ({', '.join('?' * len(TICKET_COLUMNS))})"
 )
 
 # Rows per INSERT: 12 values a turn stays far below SQLite's limit of 32766 variables.
@@ -133,10 +146,15 @@ class SQLiteStore:
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = self._local.db = self._connect()
-        yield db
+        """This thread's connection; the file out of reach (locked too long, disk full or gone,
+        read-only) is `StorageUnavailable`."""
+        try:
+            db = getattr(self._local, "db", None)
+            if db is None:
+                db = self._local.db = self._connect()
+            yield db
+        except sqlite3.OperationalError as exc:
+            raise StorageUnavailable(f"SQLite: {exc}") from exc
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -236,9 +254,8 @@ class SQLiteStore:
         for start in range(0, len(batch), _ROWS_PER_STATEMENT):
             chunk = batch[start : start + _ROWS_PER_STATEMENT]
             cursor = db.execute(
-                f"INSERT INTO turns (shop, {_TURN_COLUMNS}) VALUES "
-                + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk)),
-                [value for item in chunk for value in _turn_row(item.write.turn)],
+                "INSERT INTO " + _TURNS + ", ".join([_TURN_ROW] * len(chunk)),
+                [value for item in chunk for value in turn_values(item.write.turn)],
             )
             # One INSERT gives its rows consecutive ids (AUTOINCREMENT, and we hold the write lock).
             first = int(cursor.lastrowid or 0) - len(chunk) + 1
@@ -334,10 +351,7 @@ class SQLiteStore:
         turns = tickets = sessions = 0
         with self._transaction() as db:
             for turn in history.turns:
-                cursor = db.execute(
-                    f"INSERT OR IGNORE INTO turns (shop, {_TURN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    _turn_row(turn),
-                )
+                cursor = db.execute("INSERT OR IGNORE INTO " + _TURNS + _TURN_ROW, turn_values(turn))
                 turns += cursor.rowcount
             for ticket in history.tickets:
                 if db.execute(
@@ -345,10 +359,7 @@ class SQLiteStore:
                     (ticket.shop, ticket.session_id, ticket.created_at),
                 ).fetchone():
                     continue
-                db.execute(
-                    f"INSERT INTO tickets (shop, {_TICKET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (ticket.shop, *ticket_values(ticket)),
-                )
+                db.execute(_INSERT_TICKET, ticket_values(ticket))
                 tickets += 1
             for session in history.sessions:
                 cursor = db.execute(
@@ -394,8 +405,8 @@ def _migrate(db: sqlite3.Connection) -> None:
             db.execute(statement)
     copies = {
         "sessions": "INSERT INTO sessions (shop, key, state, updated_at) SELECT ?, key, state, updated_at FROM sessions_v1",
-        "turns": f"INSERT INTO turns (id, shop, {_TURN_COLUMNS}) SELECT id, ?, {_TURN_COLUMNS} FROM turns_v1",
-        "tickets": f"INSERT INTO tickets (id, shop, {_TICKET_COLUMNS}) SELECT id, ?, {_TICKET_COLUMNS} FROM tickets_v1",
+        "turns": f"INSERT INTO turns (id, shop, {_V1_TURN_COLUMNS}) SELECT id, ?, {_V1_TURN_COLUMNS} FROM turns_v1",
+        "tickets": f"INSERT INTO tickets (id, shop, {_V1_TICKET_COLUMNS}) SELECT id, ?, {_V1_TICKET_COLUMNS} FROM tickets_v1",
     }
     for table in old:
         db.execute(copies[table], (DEFAULT_SHOP,))
@@ -407,14 +418,6 @@ def _shared_key(key: tuple[str, str]) -> str:
     return f"{key[0]}\x1f{key[1]}"
 
 
-def _turn_row(turn: TurnRecord) -> tuple[Any, ...]:
-    return (
-        turn.shop, turn.session_id, turn.turn, turn.at, turn.buyer_id, turn.message, turn.reply,
-        turn.action.value, turn.intent, turn.confidence, turn.reason.value if turn.reason else None,
-        turn.topic,
-    )  # fmt: skip
-
-
 def _session_row(session: Session) -> tuple[Any, ...]:
     return session.shop, session.key, json.dumps(state_of(session), ensure_ascii=False), session.updated_at
 
@@ -423,13 +426,7 @@ def _ticket_and_left_message(db: sqlite3.Connection, write: TurnWrite) -> int | 
     """The rare parts of a write: a new ticket (its id), the message left for a held ticket."""
     ticket_id = None
     if (ticket := write.ticket) is not None:
-        cursor = db.execute(
-            "INSERT INTO tickets (shop, session_id, buyer_id, reason, priority, status, created_at,"
-            " order_number, questions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (ticket.shop, ticket.session_id, ticket.buyer_id, ticket.reason.value, ticket.priority,
-             ticket.status.value, ticket.created_at, ticket.order_number,
-             json.dumps(list(ticket.questions), ensure_ascii=False)),
-        )  # fmt: skip
+        cursor = db.execute(_INSERT_TICKET, ticket_values(ticket))
         ticket_id = int(cursor.lastrowid or 0)
     if write.left_on is not None:
         db.execute(

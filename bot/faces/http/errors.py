@@ -77,7 +77,7 @@ def failure(exc: Exception) -> Response:
         return response("turn-conflict")
     if isinstance(exc, SessionBusy):
         return response("session-busy")
-    if isinstance(exc, (StorageError, OSError)) or type(exc).__module__ == "sqlite3":
+    if isinstance(exc, StorageError):  # each backend says "unavailable" in the layer's own terms
         logging.getLogger("bot").exception("storage error")
         return response("storage-unavailable", detail=type(exc).__name__)
     logging.getLogger("bot").exception("unexpected error")

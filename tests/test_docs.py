@@ -89,3 +89,17 @@ def test_shipped_json_schemas_are_up_to_date(repo: Path, tmp_path: Path) -> None
         assert fresh.read_text(encoding="utf-8") == shipped.read_text(encoding="utf-8"), (
             f"run: bot schema ({fresh.name})"
         )
+
+
+def test_readme_dialogue_example_passes_on_the_shipped_shop(repo: Path, tmp_path: Path) -> None:
+    """The dialogue file the README shows is one a shop owner can copy: it passes as written."""
+    from click.testing import CliRunner
+
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(# yaml-language-server: \$schema=\S*dialogue\.schema\.json\n.*?)```", readme, re.S)
+    assert block is not None
+    (tmp_path / "readme.yaml").write_text(block.group(1), encoding="utf-8")
+    result = CliRunner().invoke(
+        main, ["test", str(tmp_path / "readme.yaml"), "--config", str(repo / "config.yaml")]
+    )
+    assert 0 == result.exit_code, result.output

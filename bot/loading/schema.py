@@ -390,6 +390,9 @@ class TurnShape(_Shape):
     buyer: str = Field(description="what the buyer types")
     after_minutes: float = Field(default=0, ge=0, description="minutes of silence before this turn")
     intent: str | None = Field(default=None, description="expected intent id (null: no intent)")
+    topic: str | None = Field(
+        default=None, description="expected topic as intent.topic, e.g. returns.shipping_fee (null: none)"
+    )
     action: Literal["answer", "clarify", "handoff", "human"] | None = None
     reply_contains: str | list[str] | None = Field(default=None, description="text(s) the reply must contain")
     reply_matches: str | None = Field(

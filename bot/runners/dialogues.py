@@ -29,7 +29,7 @@ from bot.stages.render import shop_values
 DEFAULT_NOW = "2026-01-05T10:00:00+08:00"
 SECONDS_BETWEEN_TURNS = 20.0
 EXPECTATIONS = (
-    "intent", "action", "reply_contains", "reply_matches", "slots", "asked", "options", "follow_up", "handoff_reason",
+    "intent", "topic", "action", "reply_contains", "reply_matches", "slots", "asked", "options", "follow_up", "handoff_reason",
     "priority", "confidence_at_least",
 )  # fmt: skip
 
@@ -179,6 +179,7 @@ def _compare(
     out = []
     actual: dict[str, Any] = {
         "intent": reply.intent,
+        "topic": reply.topic,
         "action": reply.action.value,
         "handoff_reason": reply.reason.value if reply.reason else None,
         "priority": priority,
@@ -186,7 +187,7 @@ def _compare(
         "options": [o.intent for o in reply.options],
         "follow_up": reply.follow_up is not None,
     }
-    for key in ("intent", "action", "handoff_reason", "priority", "asked", "options", "follow_up"):
+    for key in ("intent", "topic", "action", "handoff_reason", "priority", "asked", "options", "follow_up"):
         if key in expect and expect[key] != actual[key]:
             out.append(Mismatch(field=key, expected=expect[key], actual=actual[key]))
     if "reply_contains" in expect:

@@ -128,20 +128,24 @@ def test_wrong_type_and_syntax_errors_are_all_reported(shop: Path) -> None:
             "response-without-intent",
             "responses/logistics.yaml:2:9",
         ),
-        ("config.yaml", "answer_at: 0.75", "answer_at: 1.5", "bad-value", "config.yaml:52:14"),
+        ("config.yaml", "answer_at: 0.75", "answer_at: 1.5", "bad-value", "config.yaml:{line}:14"),
         ("config.yaml", "  intents: intents", "  intents: intent", "file-missing", "intent"),
         (
             "intents/stock.yaml",
             "    weight: 0.85\n",
             "    weight: 0.85\n    weight: 0.9\n",
             "duplicate-key",
-            "intents/stock.yaml:43:5",
+            "intents/stock.yaml:{next}:5",
         ),
     ],
 )
 def test_broken_file_is_reported_at_its_position(
     shop: Path, file: str, old: str, new: str, code: str, where: str
 ) -> None:
+    """`{line}` in `where` is the line the replaced text starts on, `{next}` the one after it."""
+    text = (shop / file).read_text(encoding="utf-8")
+    line = text[: text.index(old)].count("\n") + 1
+    where = where.format(line=line, next=line + 1)
     replace(shop / file, old, new)
     problems = load_problems(shop)
     assert (code, where) in [(p.code, str(p.origin)) for p in problems], [p.render() for p in problems]

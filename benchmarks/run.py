@@ -277,8 +277,10 @@ end
 
 ECHO, ECHO_ASYNC, BOT, BOT_UVLOOP = "echo", "echo (async def)", "bot", "bot --loop uvloop"
 BOT_PG = "bot on PostgreSQL"
+BOT_PG_REDIS = "bot on PostgreSQL + Redis"
 # A PostgreSQL to measure on (emptied first!): `bash .ci/postgres` starts a throwaway one.
 POSTGRES = os.environ.get("BOT_BENCH_POSTGRES_URL")
+REDIS = os.environ.get("BOT_BENCH_REDIS_URL")
 
 
 def free_port() -> int:
@@ -327,7 +329,11 @@ def serve(kind: str, workers: int, port: int, shop_dir: Path) -> subprocess.Pope
         app = "echo:async_app" if "async" in kind else "echo:app"
         args = [sys.executable, "-m", "uvicorn", app, "--app-dir", str(REPO / "benchmarks"), "--port",
                 str(port), "--workers", str(workers), "--log-level", "warning"]  # fmt: skip
-    env = {**os.environ, "BOT_STORAGE_URL": POSTGRES} if kind == BOT_PG and POSTGRES else None
+    env = None
+    if kind in (BOT_PG, BOT_PG_REDIS) and POSTGRES:
+        env = {**os.environ, "BOT_STORAGE_URL": POSTGRES}
+        if kind == BOT_PG_REDIS and REDIS:
+            env["BOT_SESSIONS_URL"] = REDIS
     process = subprocess.Popen(
         args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env
     )
@@ -340,7 +346,7 @@ def serve(kind: str, workers: int, port: int, shop_dir: Path) -> subprocess.Pope
 HTTP_RUNS = [
     (ECHO, 1, True), (ECHO_ASYNC, 1, False), (BOT, 1, True), (BOT_UVLOOP, 1, False),
     (ECHO, 2, True), (ECHO_ASYNC, 2, False), (BOT, 2, True),
-    (BOT_PG, 1, True), (BOT_PG, 2, False),
+    (BOT_PG, 1, True), (BOT_PG, 2, False), (BOT_PG_REDIS, 1, False), (BOT_PG_REDIS, 2, False),
 ]  # fmt: skip
 
 
@@ -369,11 +375,14 @@ def bench_http(seconds: int) -> list[tuple[str, int, int, float, float, float]]:
     shutil.copytree(REPO / "concepts", shop_dir / "concepts")
     rows = []
     for kind, workers, single in HTTP_RUNS:
-        if kind == BOT_PG:
+        if kind in (BOT_PG, BOT_PG_REDIS):
             if not POSTGRES:
                 print(
                     "  BOT_BENCH_POSTGRES_URL is not set (bash .ci/postgres starts one): PostgreSQL rows skipped"
                 )
+                continue
+            if kind == BOT_PG_REDIS and not REDIS:
+                print("  BOT_BENCH_REDIS_URL is not set (bash .ci/redis starts one): Redis rows skipped")
                 continue
             empty_postgres()
         port = free_port()

@@ -437,6 +437,31 @@ class TurnRecord:
     topic: str | None = None
 
 
+class EventKind(enum.StrEnum):
+    """What happened to a conversation that people on either end want to hear about at once."""
+
+    TICKET_OPENED = "ticket.opened"
+    TICKET_CLAIMED = "ticket.claimed"
+    TICKET_CLOSED = "ticket.closed"
+    BUYER_MESSAGE = "buyer.message"  # the buyer wrote while a person holds the conversation
+    AGENT_MESSAGE = "agent.message"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """One thing that happened, as every replica's listeners receive it. `id` is given when it is
+    published ("<milliseconds>-<sequence>", increasing), so a listener can resume after the last
+    one it saw."""
+
+    kind: EventKind
+    shop: str
+    session_id: str
+    at: float
+    ticket_id: int | None = None
+    data: Mapping[str, str] = field(default_factory=dict)  # text, agent, note …
+    id: str = ""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Ticket:
     """A buyer waiting for a person: why, how urgent, and where it stands."""

@@ -13,6 +13,7 @@ import asyncio
 import atexit
 import contextlib
 import dataclasses
+import logging
 import os
 import threading
 import time
@@ -22,16 +23,28 @@ from pathlib import Path
 from typing import Any, Self, TypeVar
 
 from bot.engine import Engine, load
-from bot.model import DEFAULT_SHOP, Action, HandoffReason, Priority, Reply, Session, Ticket, TurnRecord
+from bot.model import (
+    DEFAULT_SHOP,
+    Action,
+    Event,
+    EventKind,
+    HandoffReason,
+    Priority,
+    Reply,
+    Session,
+    Ticket,
+    TurnRecord,
+)
 from bot.settings import Settings
 from bot.shop import Shop
 from bot.stages import hours
 from bot.stages.render import fill
-from bot.storage import Storage, TurnConflict, TurnWrite, Written
+from bot.storage import Storage, StorageError, TurnConflict, TurnWrite, Written
 from bot.storage.memory import MemoryStore
 from bot.storage.urls import open_store
 
 _RETRIES = 5
+log = logging.getLogger("bot.service")
 T = TypeVar("T")
 
 
@@ -76,8 +89,43 @@ class Conversations:
                     written = await self.storage.record(planned.write)
                 except TurnConflict:
                     continue  # another process stored this turn of the session first: read it again
-                return planned.done(written)
+                result = planned.done(written)
+                await self._tell_about(result, planned.write)
+                return result
         raise TurnConflict(session_id)
+
+    async def claim(self, shop: str, ticket_id: int, agent: str) -> Ticket:
+        """An agent takes a waiting buyer; every listener hears of it."""
+        ticket = await self.storage.claim(shop, ticket_id, agent, self._clock())
+        await self._publish(ticket, EventKind.TICKET_CLAIMED, {"agent": agent})
+        return ticket
+
+    async def close(self, shop: str, ticket_id: int, note: str | None = None) -> Ticket:
+        """The agent is done: the bot answers the buyer again; every listener hears of it."""
+        ticket = await self.storage.close(shop, ticket_id, self._clock(), note)
+        await self._publish(ticket, EventKind.TICKET_CLOSED, {"note": note} if note else {})
+        return ticket
+
+    async def _tell_about(self, result: TurnResult, write: TurnWrite) -> None:
+        if result.ticket is not None:
+            await self._publish(result.ticket, EventKind.TICKET_OPENED, {"reason": result.ticket.reason.value})
+        elif write.left_on is not None:
+            event = Event(kind=EventKind.BUYER_MESSAGE, shop=write.turn.shop, session_id=write.turn.session_id,
+                          at=write.turn.at, ticket_id=write.left_on, data={"text": write.turn.message})  # fmt: skip
+            await self._send(event)
+
+    async def _publish(self, ticket: Ticket, kind: EventKind, data: Mapping[str, str]) -> None:
+        at = self._clock()
+        await self._send(Event(kind=kind, shop=ticket.shop, session_id=ticket.session_id, at=at,
+                               ticket_id=ticket.id, data=data))  # fmt: skip
+
+    async def _send(self, event: Event) -> None:
+        """The turn or the ticket's move is stored already: an event that cannot be sent is said in
+        the log (no personal data) and the listeners catch up from the queue, but nothing fails."""
+        try:
+            await self.storage.events.publish(event)
+        except StorageError as exc:
+            log.warning("event %s of ticket %s not sent: %s", event.kind.value, event.ticket_id, exc)
 
     @contextlib.asynccontextmanager
     async def _one_at_a_time(self, key: tuple[str, str]) -> AsyncIterator[None]:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from bot import Bot
+from bot.model import Event
 from bot.service import Blocking, Conversations
 from bot.storage.sqlite import SQLiteStore
 
@@ -100,3 +102,41 @@ def test_two_replicas_on_postgresql_agree_on_every_turn(shipped_bot: Bot, postgr
     assert "human" == Blocking(two).turn("h", "还在吗").reply.action.value
     for replica in (one, two):
         Blocking.run(replica.storage.disconnect())  # type: ignore[attr-defined]
+
+
+def test_a_handoff_its_held_messages_and_the_agents_moves_are_heard_as_events(shipped_bot: Bot) -> None:
+    """Whoever listens (an agent's queue) hears, in order: the ticket opened by the turn that
+    handed off, what the buyer wrote while waiting, the claim and the close; a plain answer is no event."""
+    from bot.storage.memory import MemoryStore
+
+    conversations = Conversations(lambda shop: shipped_bot, MemoryStore())
+
+    async def scenario() -> list[tuple[str, object, dict[str, str]]]:
+        listener = conversations.storage.events.follow("default")
+        heard = asyncio.ensure_future(_take(listener, 4))
+        await asyncio.sleep(0.05)
+        await conversations.turn("s", "能开发票吗")
+        opened = await conversations.turn("s", "我要转人工")
+        assert opened.ticket is not None and opened.ticket.id is not None
+        await conversations.turn("s", "还在吗 订单号是 2024051233871234")
+        await conversations.claim("default", opened.ticket.id, "小王")
+        await conversations.close("default", opened.ticket.id, "已补发")
+        return [(e.kind.value, e.ticket_id, dict(e.data)) for e in await asyncio.wait_for(heard, 5)]
+
+    events = Blocking.run(scenario())
+    ticket_id = events[0][1]
+    assert [
+        ("ticket.opened", ticket_id, {"reason": "asked_for_person"}),
+        ("buyer.message", ticket_id, {"text": "还在吗 订单号是 2024051233871234"}),
+        ("ticket.claimed", ticket_id, {"agent": "小王"}),
+        ("ticket.closed", ticket_id, {"note": "已补发"}),
+    ] == events
+
+
+async def _take(listener: AsyncIterator[Event], count: int) -> list[Event]:
+    got = []
+    async for event in listener:
+        got.append(event)
+        if len(got) == count:
+            break
+    return got

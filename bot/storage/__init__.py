@@ -4,7 +4,8 @@ A turn reads its session (`Sessions`), then stores in one write (`Recorder.recor
 session after it, the ticket it opened and the message it left on a held ticket: all or nothing,
 durable before the reply goes out, and never twice (a turn of a session already stored is a
 `TurnConflict`; the service reads the session again and retries). Agents and admins read
-`Transcripts` and work `Tickets`. Everything is keyed by (shop, session).
+`Transcripts` and work `Tickets`, and hear of what happens through `Events`. Everything is keyed by
+(shop, session).
 
 `bot.storage.urls` opens a `Storage` from a URL: memory and SQLite implement every protocol in one
 class; a backend may implement only some of them (sessions in Redis) and be combined with another
@@ -14,11 +15,12 @@ for the rest, in the factory, without the service or the faces knowing.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.model import Session, Ticket, TicketStatus, TurnRecord
+from bot.model import Event, Session, Ticket, TicketStatus, TurnRecord
 
 
 class StorageError(Exception):
@@ -130,10 +132,31 @@ class Locks(Protocol):
 
 # `Locks.hold` of a storage without conversation locks.
 UNLOCKED: AbstractAsyncContextManager[None] = contextlib.nullcontext()
+# How long a turn waits for another turn of its conversation (on another replica) to finish.
+WAIT_SECONDS = 3.0
+
+
+class Events(Protocol):
+    """Events for listeners (an agent's queue, a buyer's window), across replicas where the
+    storage can (Redis), else within this process."""
+
+    async def publish(self, event: Event) -> Event:
+        """Tell every listener; the event comes back with its id."""
+        ...
+
+    def follow(self, shop: str | None = None, after: str | None = None) -> AsyncIterator[Event]:
+        """The shop's events (None: every shop's) after the one with id `after`, as far as they
+        are still kept, then each new one as it happens; without `after`, only new ones."""
+        ...
 
 
 class Storage(Sessions, Recorder, Transcripts, Tickets, Locks, Archive, Protocol):
     """All that the turn service and the faces use, from one URL."""
+
+    @property
+    def events(self) -> Events:
+        """Where this storage's events go and come from."""
+        ...
 
     async def ping(self) -> None:
         """Raise if the storage cannot be written."""
@@ -144,7 +167,9 @@ class Storage(Sessions, Recorder, Transcripts, Tickets, Locks, Archive, Protocol
 
 __all__ = [
     "UNLOCKED",
+    "WAIT_SECONDS",
     "Archive",
+    "Events",
     "History",
     "Locks",
     "Recorder",

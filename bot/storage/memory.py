@@ -16,6 +16,7 @@ from bot.storage import (
     UnknownTicket,
     Written,
 )
+from bot.storage.events import LocalEvents
 from bot.storage.order import by_priority
 
 
@@ -24,6 +25,7 @@ class MemoryStore:
     method awaits between reading and writing)."""
 
     def __init__(self) -> None:
+        self.events = LocalEvents()
         self._sessions: dict[tuple[str, str], Session] = {}
         self._turns: dict[tuple[str, str], list[TurnRecord]] = {}
         self._count = 0

@@ -1,6 +1,8 @@
 """`Storage` on PostgreSQL (psycopg 3, async, with its connection pool): for several replicas.
 
-A turn's write is one transaction: the turn (append-only, `UNIQUE (shop, session_id, turn)`: a turn
+A conversation's turns are taken one at a time across replicas by an advisory lock per (shop,
+session), held on a connection of a small pool of its own while the turn runs (`hold`; Redis does
+this faster when `sessions_url` names one). A turn's write is one transaction: the turn (append-only, `UNIQUE (shop, session_id, turn)`: a turn
 stored twice is a `TurnConflict`), the session after it (its `version` is the turn it reached and only
 moves forward), the ticket it opened and the message left on a held one. The schema is changed only
 by numbered migrations (`bot/storage/migrations/NNN_*.sql`) applied by `bot db upgrade`; a database
@@ -12,15 +14,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
 from importlib import resources
 from typing import Any
 
 from bot.model import Session, Ticket, TicketStatus, TurnRecord
 from bot.storage import (
-    UNLOCKED,
+    WAIT_SECONDS,
     History,
     Restored,
+    SessionBusy,
     StorageError,
     StorageUnavailable,
     TicketClosed,
@@ -29,6 +31,7 @@ from bot.storage import (
     UnknownTicket,
     Written,
 )
+from bot.storage.events import LocalEvents
 from bot.storage.order import by_priority
 from bot.storage.rows import (
     TICKET_COLUMNS,
@@ -58,6 +61,10 @@ _INSERT_TICKET = "INSERT INTO tickets ({}) VALUES ({})".format(
     ", ".join("%s::jsonb" if c in ("left_messages", "questions") else "%s" for c in TICKET_COLUMNS),
 )
 POOL_SIZE = 10
+# Connections that hold conversation locks, one per turn in flight (its writes use the other pool).
+LOCK_POOL_SIZE = 20
+# The advisory locks of conversations: (this number, hashtext of shop and session).
+_LOCK_CLASS = 7311
 # How long a turn waits for a connection before it answers 503 (the database is down or overloaded).
 CONNECT_SECONDS = 3.0
 
@@ -86,31 +93,35 @@ class PostgresStore:
                 "（the PostgreSQL client is not installed）"
             )
         self.url = url
-        self._size = pool_size
+        self.events = LocalEvents()  # one replica's; with Redis, RedisFront's cross replicas
+        self._sizes = {"data": pool_size, "locks": LOCK_POOL_SIZE}
+        # How long a turn waits for another turn of its conversation before it is `SessionBusy`.
+        self.wait_seconds = WAIT_SECONDS
         # A pool belongs to the event loop that opened it (a process serves from one loop; a loop
         # that ends takes its pool's connections with it).
-        self._pools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool] = {}
+        self._pools: dict[tuple[asyncio.AbstractEventLoop, str], AsyncConnectionPool] = {}
         self._opening: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
 
     @contextlib.asynccontextmanager
-    async def _connected(self) -> AsyncIterator[Any]:
-        """A connection of the pool; the database being unreachable is `StorageUnavailable`."""
+    async def _connected(self, pool: str = "data") -> AsyncIterator[Any]:
+        """A connection of a pool; the database being unreachable is `StorageUnavailable`."""
         try:
-            async with await self._connection() as db:
+            async with await self._connection(pool) as db:
                 yield db
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise StorageUnavailable(f"PostgreSQL: {type(exc).__name__}") from exc
 
-    async def _connection(self) -> Any:
+    async def _connection(self, name: str) -> Any:
         loop = asyncio.get_running_loop()
-        pool = self._pools.get(loop)
+        pool = self._pools.get((loop, name))
         if pool is None:
             async with self._opening.setdefault(loop, asyncio.Lock()):
-                pool = self._pools.get(loop)
+                pool = self._pools.get((loop, name))
                 if pool is None:
                     pool = AsyncConnectionPool(
-                        self.url, min_size=1, max_size=self._size, open=False, timeout=CONNECT_SECONDS,
+                        self.url, min_size=1, max_size=self._sizes[name], open=False, timeout=CONNECT_SECONDS,
                         kwargs={"row_factory": dict_row, "autocommit": True}, check=AsyncConnectionPool.check_connection,
+                        reset=_unlock_all if name == "locks" else None,
                     )  # fmt: skip
                     try:
                         await pool.open(wait=True, timeout=CONNECT_SECONDS)
@@ -122,15 +133,15 @@ class PostgresStore:
                     except BaseException:
                         await pool.close()
                         raise
-                    for old in [k for k in self._pools if k.is_closed()]:
+                    for old in [k for k in self._pools if k[0].is_closed()]:
                         del self._pools[old]
-                    self._pools[loop] = pool
+                    self._pools[loop, name] = pool
         return pool.connection()
 
     async def disconnect(self) -> None:
-        pool = self._pools.pop(asyncio.get_running_loop(), None)
-        if pool is not None:
-            await pool.close()
+        loop = asyncio.get_running_loop()
+        for key in [k for k in self._pools if k[0] is loop]:
+            await self._pools.pop(key).close()
 
     async def session(self, shop: str, session_id: str) -> Session | None:
         async with self._connected() as db:
@@ -290,14 +301,46 @@ class PostgresStore:
         skipped = len(history.turns) - turns + len(history.tickets) - tickets
         return Restored(turns=turns, tickets=tickets, sessions=sessions, skipped=skipped)
 
-    def hold(self, shop: str, session_id: str) -> AbstractAsyncContextManager[None]:
-        return UNLOCKED  # turn uniqueness and a retry keep a conversation's turns in order
+    @contextlib.asynccontextmanager
+    async def hold(self, shop: str, session_id: str) -> AsyncIterator[None]:
+        """The conversation's advisory lock for the turn's length; waiting longer than
+        `wait_seconds` for it (or for a connection to hold it on) is `SessionBusy`."""
+        key = (_LOCK_CLASS, f"{shop}\x1f{session_id}")
+        try:
+            async with self._connected("locks") as db:
+                try:
+                    await db.execute("SELECT set_config('lock_timeout', %s, false)", (f"{int(self.wait_seconds * 1000)}ms",))
+                    await db.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", key)
+                except psycopg.errors.LockNotAvailable:
+                    raise SessionBusy(session_id) from None
+                try:
+                    yield
+                finally:
+                    # Never left locked: a connection that fails here is discarded by the pool, and
+                    # one returned is reset with pg_advisory_unlock_all.
+                    with contextlib.suppress(psycopg.Error):
+                        await db.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", key)
+        except StorageUnavailable as exc:
+            if isinstance(exc.__cause__, PoolTimeout) and self._all_in_use("locks"):
+                raise SessionBusy(session_id) from exc  # every lock connection holds a turn: busy, not down
+            raise
+
+    def _all_in_use(self, name: str) -> bool:
+        pool = self._pools.get((asyncio.get_running_loop(), name))
+        if pool is None:
+            return False
+        stats = pool.get_stats()
+        return stats.get("pool_size", 0) >= self._sizes[name] and not stats.get("pool_available", 0)
 
     async def ping(self) -> None:
         async with self._connected() as db:
             row = await (await db.execute("SELECT pg_is_in_recovery() AS standby")).fetchone()
         if row["standby"]:
             raise StorageError("PostgreSQL 是只读的备库（the database is a read-only standby）")
+
+
+async def _unlock_all(db: Any) -> None:
+    await db.execute("SELECT pg_advisory_unlock_all()")
 
 
 async def _ticket_and_left_message(db: Any, write: TurnWrite) -> int | None:

@@ -7,6 +7,9 @@
 - A lock per conversation across replicas (`hold`): a token set with NX and an expiry, extended
   while the turn runs, released only by its owner. A turn that cannot get it in time is
   `SessionBusy` (503 with Retry-After), and never runs twice.
+- Events across replicas (`RedisEvents`): one stream (`XADD`, the last `KEEP` kept), read with a
+  blocking `XREAD` from the last id a listener saw. A stream rather than PUBLISH because a listener
+  that reconnects (an SSE `Last-Event-ID`) must get what was published while it was away.
 
 Redis unreachable is `StorageUnavailable`: never a silent fall back to memory.
 """
@@ -15,13 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
-from bot.model import Session, Ticket, TicketStatus, TurnRecord
+from bot.model import Event, Session, Ticket, TicketStatus, TurnRecord
 from bot.storage import (
+    WAIT_SECONDS,
     History,
     Restored,
     SessionBusy,
@@ -32,6 +37,7 @@ from bot.storage import (
     TurnWrite,
     Written,
 )
+from bot.storage.events import KEEP, from_json, parse_id, to_json
 from bot.storage.rows import session_from, state_of
 
 try:
@@ -41,9 +47,8 @@ try:
 except ImportError:  # pragma: no cover - the redis extra is not installed
     aioredis = None  # type: ignore[assignment]
 
-# How long one turn may hold a conversation (extended while it runs), and wait for another's.
+# How long one turn may hold a conversation (extended while it runs); it waits WAIT_SECONDS for another's.
 LOCK_SECONDS = 5.0
-WAIT_SECONDS = 3.0
 # Releases the lock only if it is still ours: compare and delete in one step.
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 _EXTEND = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
@@ -60,7 +65,9 @@ class RedisFront:
         self.backing = backing
         self.url = url
         self.ttl_ms = max(1000, int(ttl_seconds * 1000))
+        self.wait_seconds = WAIT_SECONDS
         self._clients: dict[asyncio.AbstractEventLoop, Any] = {}
+        self.events = RedisEvents(self)
 
     def _redis(self) -> Any:
         loop = asyncio.get_running_loop()
@@ -72,6 +79,10 @@ class RedisFront:
                 self.url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True
             )
         return client
+
+    def _listener(self) -> Any:
+        """A client of its own for a blocking read: it must not time out the way turns' reads do."""
+        return aioredis.from_url(self.url, socket_connect_timeout=2, decode_responses=True)
 
     @contextlib.asynccontextmanager
     async def _reached(self) -> AsyncIterator[Any]:
@@ -110,7 +121,7 @@ class RedisFront:
     async def hold(self, shop: str, session_id: str) -> AsyncIterator[None]:
         key, token = f"bot:lock:{shop}:{session_id}", secrets.token_hex(8)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + WAIT_SECONDS
+        deadline = loop.time() + self.wait_seconds
         async with self._reached() as r:
             while not await r.set(key, token, nx=True, px=int(LOCK_SECONDS * 1000)):
                 if loop.time() > deadline:
@@ -171,6 +182,40 @@ class RedisFront:
         if client is not None:
             await client.aclose()
         await self.backing.disconnect()
+
+
+class RedisEvents:
+    """Every replica's events in one Redis stream."""
+
+    STREAM = "bot:events"
+    BLOCK_MS = 10_000  # a listener's read waits this long before it asks again
+
+    def __init__(self, front: RedisFront) -> None:
+        self._front = front
+
+    async def publish(self, event: Event) -> Event:
+        async with self._front._reached() as r:
+            event_id = await r.xadd(self.STREAM, {"e": to_json(event)}, maxlen=KEEP, approximate=True)
+        return dataclasses.replace(event, id=event_id)
+
+    async def follow(self, shop: str | None = None, after: str | None = None) -> AsyncIterator[Event]:
+        client = self._front._listener()
+        try:
+            async with self._front._reached():
+                if parse_id(after) is None:  # only new ones: from the stream's last id now
+                    newest = await client.xrevrange(self.STREAM, count=1)
+                    after = newest[0][0] if newest else "0-0"
+            while True:
+                async with self._front._reached():
+                    found = await client.xread({self.STREAM: after}, count=100, block=self.BLOCK_MS)
+                for _, entries in found:
+                    for event_id, fields in entries:
+                        after = event_id
+                        event = from_json(fields["e"], event_id)
+                        if shop is None or event.shop == shop:
+                            yield event
+        finally:
+            await client.aclose()
 
 
 def _session_key(shop: str, session_id: str) -> str:

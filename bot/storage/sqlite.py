@@ -38,6 +38,7 @@ from bot.storage import (
     UnknownTicket,
     Written,
 )
+from bot.storage.events import LocalEvents
 from bot.storage.order import by_priority
 from bot.storage.rows import (
     TICKET_COLUMNS,
@@ -125,6 +126,7 @@ class SQLiteStore:
     """Every protocol of `bot.storage` over one SQLite file."""
 
     def __init__(self, path: Path, synchronous: str = "FULL") -> None:
+        self.events = LocalEvents()
         self.path = path
         self._synchronous = synchronous
         self._local = threading.local()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -314,30 +315,45 @@ class Cable:
         self.open = True
 
 
+@pytest.mark.parametrize("lost", ["PostgreSQL", "Redis"])
 def test_a_lost_database_is_a_503_and_the_server_recovers_by_itself(
-    shop: Path, monkeypatch: pytest.MonkeyPatch, postgres_url: str
+    lost: str, shop: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
-    """PostgreSQL gone: chat answers 503 storage-unavailable with Retry-After (never a 500, never a
-    fake answer) and /readyz says so; PostgreSQL back: the same server answers again."""
+    """PostgreSQL (or the Redis in front of it) gone: chat answers 503 storage-unavailable with
+    Retry-After (never a 500, never a fake answer from memory) and /readyz names the backend; back:
+    the same server answers again, and the transcript holds exactly the acknowledged turns."""
     from urllib.parse import urlsplit
 
-    url = postgres_url
+    postgres_url = request.getfixturevalue("postgres_url")
+    redis_url = request.getfixturevalue("redis_url") if lost == "Redis" else None
+    url = redis_url or postgres_url
     where = urlsplit(url)
     cable = Cable((where.hostname or "127.0.0.1", where.port or 5432))
-    monkeypatch.setenv("BOT_STORAGE_URL", url.replace(f":{where.port}/", f":{cable.port}/"))
+    through = url.replace(f":{where.port}/", f":{cable.port}/")
+    monkeypatch.setenv("BOT_STORAGE_URL", postgres_url if redis_url else through)
+    if redis_url:
+        monkeypatch.setenv("BOT_SESSIONS_URL", through)
     with TestClient(create_app(shop / "config.yaml")) as client:
         assert "invoice" == chat(client, "能开发票吗", session="down")["intent"]
         cable.cut()
-        lost = client.post("/v1/chat", json={"session_id": "down", "message": "什么时候发货"})
+        gone = client.post("/v1/chat", json={"session_id": "down", "message": "什么时候发货"})
         assert (503, "storage-unavailable", "1") == (
-            lost.status_code,
-            lost.json()["error"]["code"],
-            lost.headers.get("retry-after"),
+            gone.status_code,
+            gone.json()["error"]["code"],
+            gone.headers.get("retry-after"),
         )
-        assert 503 == client.get("/readyz").status_code
+        ready = client.get("/readyz")
+        assert 503 == ready.status_code and lost in ready.text
         cable.mend()
-        back = chat(client, "什么时候发货", session="down")
-        assert ("answer", "shipping_time") == (back["action"], back["intent"])
+        statuses, deadline = [], time.monotonic() + 30  # the pools reconnect with backoff
+        while time.monotonic() < deadline:
+            back = client.post("/v1/chat", json={"session_id": "down", "message": "什么时候发货"})
+            statuses.append(back.status_code)
+            if back.status_code == 200:
+                break
+            time.sleep(0.5)
+        assert 200 == statuses[-1] and set(statuses) <= {200, 503}, statuses
+        assert ("answer", "shipping_time") == (back.json()["action"], back.json()["intent"])
         assert ["能开发票吗", "什么时候发货"] == [
             t["message"] for t in client.get("/v1/sessions/down").json()["turns"]
         ]

@@ -256,18 +256,26 @@ def test_a_password_in_the_url_is_never_shown() -> None:
     assert "hunter2" not in str(caught.value)
 
 
-def test_a_conversation_lock_in_redis_lets_one_turn_at_a_time_and_gives_up_in_time(
-    postgres_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("locks", ["postgres", "postgres+redis"])
+def test_a_conversation_lock_lets_one_turn_at_a_time_and_gives_up_in_time(
+    locks: str, request: pytest.FixtureRequest
 ) -> None:
-    """Two replicas' turns of one conversation: the second waits for the first to let go; a turn
-    held too long makes the other one SessionBusy instead of running twice."""
-    from bot.storage import SessionBusy, rediscache
+    """Two replicas' turns of one conversation, locked by PostgreSQL's advisory locks alone or by
+    Redis: the second waits for the first to let go; a turn held too long makes the other one
+    SessionBusy instead of running twice; a lock let go (or whose turn failed) is free again."""
+    from bot.storage import SessionBusy
 
-    one, two = (RedisFront(postgres.PostgresStore(postgres_url), redis_url, 60) for _ in range(2))
+    url = request.getfixturevalue("postgres_url")
+
+    def replica() -> Storage:
+        pg = postgres.PostgresStore(url)
+        return RedisFront(pg, request.getfixturevalue("redis_url"), 60) if "redis" in locks else pg
+
+    one, two = replica(), replica()
     order: list[str] = []
 
-    async def turn(front: RedisFront, name: str, seconds: float) -> None:
-        async with front.hold("default", "s"):
+    async def turn(store: Storage, name: str, seconds: float, session: str = "s") -> None:
+        async with store.hold("default", session):
             order.append(f"{name} in")
             await asyncio.sleep(seconds)
             order.append(f"{name} out")
@@ -277,15 +285,31 @@ def test_a_conversation_lock_in_redis_lets_one_turn_at_a_time_and_gives_up_in_ti
 
     run(both())
     assert order in (["一 in", "一 out", "二 in", "二 out"], ["二 in", "二 out", "一 in", "一 out"])
-    monkeypatch.setattr(rediscache, "WAIT_SECONDS", 0.3)
+    for store in (one, two):
+        store.wait_seconds = 0.3  # type: ignore[attr-defined]
 
     async def too_long() -> list[Any]:
-        return await asyncio.gather(turn(one, "慢", 1.0), turn(two, "等", 0), return_exceptions=True)
+        slow = asyncio.ensure_future(turn(one, "慢", 1.0))
+        while "慢 in" not in order:
+            await asyncio.sleep(0.01)
+        rest = await asyncio.gather(turn(two, "等", 0), turn(two, "别的会话", 0, session="t"), return_exceptions=True)
+        return [await slow, *rest]
 
-    slow, waited = run(too_long())
-    assert slow is None and isinstance(waited, SessionBusy)
-    for front in (one, two):
-        run(front.disconnect())
+    order.clear()
+    slow, waited, other = run(too_long())
+    assert slow is None and isinstance(waited, SessionBusy) and other is None
+    assert "等 in" not in order and "别的会话 in" in order  # another conversation never waits
+
+    async def fails_inside() -> None:
+        async with one.hold("default", "s"):
+            raise RuntimeError("the turn failed")
+
+    with pytest.raises(RuntimeError):
+        run(fails_inside())
+    run(turn(two, "之后", 0))  # free again at once
+    assert order[-2:] == ["之后 in", "之后 out"]
+    for store in (one, two):
+        run(store.disconnect())
 
 
 def test_redis_unreachable_is_storage_unavailable_not_a_silent_fallback(postgres_url: str) -> None:
@@ -325,3 +349,51 @@ def test_a_shops_history_moves_to_another_storage_and_twice_adds_nothing(
     again = run(store.restore(history))
     assert (0, 0, 0, 3) == (again.turns, again.tickets, again.sessions, again.skipped)
     assert 2 == len(run(store.transcript("default", "a")))
+
+
+def event(kind: str = "ticket.opened", shop: str = "default", ticket_id: int = 1) -> Any:
+    from bot.model import Event, EventKind
+
+    return Event(kind=EventKind(kind), shop=shop, session_id="s", at=1.0, ticket_id=ticket_id, data={"text": "在吗"})
+
+
+def test_events_reach_listeners_in_order_and_a_listener_resumes_after_the_last_it_saw(store: Storage) -> None:
+    """A listener that comes back with the last id it saw gets what happened meanwhile, in order,
+    and only its shop's; a new listener gets only what happens from now on."""
+
+    async def scenario() -> tuple[list[Any], list[Any], Any]:
+        before = await store.events.publish(event(ticket_id=1))
+        missed = [await store.events.publish(event(kind=k, ticket_id=2)) for k in ("ticket.claimed", "ticket.closed")]
+        await store.events.publish(event(shop="other", ticket_id=9))
+        resumed = store.events.follow("default", after=before.id)
+        got = [await asyncio.wait_for(anext(resumed), 5) for _ in range(2)]
+        fresh = store.events.follow("default")
+        first_new = asyncio.ensure_future(anext(fresh))
+        await asyncio.sleep(0.3)  # the new listener is listening
+        latest = await store.events.publish(event(kind="buyer.message", ticket_id=3))
+        heard = await asyncio.wait_for(first_new, 5)
+        await resumed.aclose()
+        await fresh.aclose()
+        return missed, got, (latest, heard)
+
+    missed, got, (latest, heard) = run(scenario())
+    assert [(e.id, e.kind, e.ticket_id) for e in missed] == [(e.id, e.kind, e.ticket_id) for e in got]
+    assert got[0].data == {"text": "在吗"} and got[0].shop == "default"
+    assert (heard.id, heard.kind) == (latest.id, latest.kind)
+
+
+def test_an_event_published_on_one_replica_is_heard_on_another(postgres_url: str, redis_url: str) -> None:
+    one, two = (RedisFront(postgres.PostgresStore(postgres_url), redis_url, 60) for _ in range(2))
+
+    async def scenario() -> tuple[Any, Any]:
+        mark = await one.events.publish(event(ticket_id=1))
+        sent = await one.events.publish(event(kind="ticket.claimed", ticket_id=1))
+        listener = two.events.follow(None, after=mark.id)
+        heard = await asyncio.wait_for(anext(listener), 5)
+        await listener.aclose()
+        return sent, heard
+
+    sent, heard = run(scenario())
+    assert (sent.id, sent.kind, sent.session_id) == (heard.id, heard.kind, heard.session_id)
+    for front in (one, two):
+        run(front.disconnect())

@@ -215,7 +215,7 @@ def create_app(
 
     @app.post("/v1/handoffs/{ticket_id}/claim", response_model=TicketOut, tags=["handoffs"])
     async def claim(ticket_id: int, body: ClaimRequest, shop: ShopQuery = DEFAULT_SHOP) -> TicketOut:
-        return await with_transcript(await storage.claim(shop, ticket_id, body.agent, clock()))
+        return await with_transcript(await conversations.claim(shop, ticket_id, body.agent))
 
     @app.post("/v1/handoffs/{ticket_id}/close", response_model=TicketOut, tags=["handoffs"])
     async def close(
@@ -223,7 +223,7 @@ def create_app(
     ) -> TicketOut:
         """Close a ticket: the bot answers the buyer again from the next message on."""
         note = body.note if body else None
-        return await with_transcript(await storage.close(shop, ticket_id, clock(), note))
+        return await with_transcript(await conversations.close(shop, ticket_id, note))
 
     @app.get("/v1/intents", tags=["shop"])
     def intents(shop: ShopQuery = DEFAULT_SHOP) -> list[dict[str, Any]]:

@@ -358,7 +358,7 @@ def empty_postgres() -> None:
     from bot.storage import postgres
 
     with psycopg.connect(POSTGRES, autocommit=True) as db:
-        db.execute("DROP TABLE IF EXISTS bot_schema, sessions, turns, tickets")
+        db.execute(f"DROP TABLE IF EXISTS {', '.join(postgres.TABLES)}")
     Blocking.run(postgres.upgrade(POSTGRES or ""))
 
 

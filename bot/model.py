@@ -16,6 +16,7 @@ class Action(enum.StrEnum):
     CLARIFY = "clarify"
     HANDOFF = "handoff"
     HUMAN = "human"  # a person holds the conversation: the bot only says so
+    AGENT = "agent"  # a turn of the agent's: a person wrote to the buyer (no buyer message)
 
 
 class HandoffReason(enum.StrEnum):
@@ -435,6 +436,18 @@ class TurnRecord:
     shop: str = DEFAULT_SHOP
     id: int | None = None
     topic: str | None = None
+    message_id: str | None = None  # the caller's id of the message: a retry with it is not a new turn
+    agent: str | None = None  # who wrote `reply` when a person did (action AGENT)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Agent:
+    """A person who answers handed-off buyers (an admin may also reload shops and manage agents)."""
+
+    name: str
+    admin: bool = False
+    created_at: float = 0.0
+    revoked_at: float | None = None
 
 
 class EventKind(enum.StrEnum):

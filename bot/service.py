@@ -37,7 +37,7 @@ from bot.model import (
 )
 from bot.settings import Settings
 from bot.shop import Shop
-from bot.stages import hours
+from bot.stages import extract, hours
 from bot.stages.render import fill
 from bot.storage import Storage, StorageError, TurnConflict, TurnWrite, Written
 from bot.storage.memory import MemoryStore
@@ -53,6 +53,7 @@ class TurnResult:
     reply: Reply
     turn_id: int
     ticket: Ticket | None
+    replayed: bool = False  # a retry of a message already answered: the stored turn, not a new one
 
 
 class Conversations:
@@ -65,7 +66,7 @@ class Conversations:
         # raises for a shop it does not know.
         self._engines = engines
         self.storage = storage
-        self._clock = clock
+        self.clock = clock
         # Turns of one session are taken one at a time in this process; across processes the
         # storage's turn uniqueness and a retry do the same.
         self._gates: dict[tuple[str, str], _Gate] = {}
@@ -77,6 +78,7 @@ class Conversations:
         buyer_id: str | None = None,
         shop: str = DEFAULT_SHOP,
         context: Mapping[str, str] | None = None,
+        message_id: str | None = None,
     ) -> TurnResult:
         """One turn: the reply is worked out right here (a fraction of a millisecond of CPU, which a
         thread would only queue for the same GIL), then the turn waits for the storage's write
@@ -84,7 +86,9 @@ class Conversations:
         engine = self._engines(shop)
         async with self._one_at_a_time((shop, session_id)), self.storage.hold(shop, session_id):
             for _ in range(_RETRIES):
-                planned = await self._plan(engine, shop, session_id, message, buyer_id, context)
+                if message_id is not None and (done := await self.storage.answered(shop, session_id, message_id)):
+                    return await self._replay(done)
+                planned = await self._plan(engine, shop, session_id, message, buyer_id, context, message_id)
                 try:
                     written = await self.storage.record(planned.write)
                 except TurnConflict:
@@ -94,30 +98,47 @@ class Conversations:
                 return result
         raise TurnConflict(session_id)
 
-    async def claim(self, shop: str, ticket_id: int, agent: str) -> Ticket:
-        """An agent takes a waiting buyer; every listener hears of it."""
-        ticket = await self.storage.claim(shop, ticket_id, agent, self._clock())
-        await self._publish(ticket, EventKind.TICKET_CLAIMED, {"agent": agent})
-        return ticket
+    async def _replay(self, done: TurnRecord) -> TurnResult:
+        """The answer already given to a message sent again (its reply was lost on the way): the same
+        text, turn and action, and the ticket it opened if that is still open. Nothing is stored."""
+        reply = Reply(text=done.reply, action=done.action, intent=done.intent, confidence=done.confidence,
+                      reason=done.reason, session_id=done.session_id, turn=done.turn, topic=done.topic)  # fmt: skip
+        ticket = None
+        if done.action is Action.HANDOFF:
+            ticket = await self.storage.open_ticket(done.shop, done.session_id)
+        return TurnResult(reply=reply, turn_id=done.id or 0, ticket=ticket, replayed=True)
 
-    async def close(self, shop: str, ticket_id: int, note: str | None = None) -> Ticket:
-        """The agent is done: the bot answers the buyer again; every listener hears of it."""
-        ticket = await self.storage.close(shop, ticket_id, self._clock(), note)
-        await self._publish(ticket, EventKind.TICKET_CLOSED, {"note": note} if note else {})
-        return ticket
+    async def agent_turn(self, ticket: Ticket, agent: str, text: str) -> TurnRecord:
+        """A person's message to the buyer, stored as the conversation's next turn (taken in order
+        with the buyer's own turns), then told to every listener."""
+        shop, session_id = ticket.shop, ticket.session_id
+        async with self._one_at_a_time((shop, session_id)), self.storage.hold(shop, session_id):
+            for _ in range(_RETRIES):
+                now = self.clock()
+                session = await self.storage.session(shop, session_id) or Session(key=session_id, shop=shop)
+                record = TurnRecord(session_id=session_id, shop=shop, turn=session.turns + 1, at=now, message="",
+                                    reply=text, action=Action.AGENT, agent=agent)  # fmt: skip
+                after = dataclasses.replace(session, turns=record.turn, updated_at=now)
+                try:
+                    written = await self.storage.record(TurnWrite(turn=record, session=after))
+                except TurnConflict:
+                    continue
+                await self.tell(ticket, EventKind.AGENT_MESSAGE, {"text": text, "agent": agent})
+                return dataclasses.replace(record, id=written.turn_id)
+        raise TurnConflict(session_id)
+
+    async def tell(self, ticket: Ticket, kind: EventKind, data: Mapping[str, str]) -> None:
+        """Tell every listener what happened to a ticket."""
+        await self._send(Event(kind=kind, shop=ticket.shop, session_id=ticket.session_id, at=self.clock(),
+                               ticket_id=ticket.id, data=data))  # fmt: skip
 
     async def _tell_about(self, result: TurnResult, write: TurnWrite) -> None:
         if result.ticket is not None:
-            await self._publish(result.ticket, EventKind.TICKET_OPENED, {"reason": result.ticket.reason.value})
+            await self.tell(result.ticket, EventKind.TICKET_OPENED, {"reason": result.ticket.reason.value})
         elif write.left_on is not None:
             event = Event(kind=EventKind.BUYER_MESSAGE, shop=write.turn.shop, session_id=write.turn.session_id,
                           at=write.turn.at, ticket_id=write.left_on, data={"text": write.turn.message})  # fmt: skip
             await self._send(event)
-
-    async def _publish(self, ticket: Ticket, kind: EventKind, data: Mapping[str, str]) -> None:
-        at = self._clock()
-        await self._send(Event(kind=kind, shop=ticket.shop, session_id=ticket.session_id, at=at,
-                               ticket_id=ticket.id, data=data))  # fmt: skip
 
     async def _send(self, event: Event) -> None:
         """The turn or the ticket's move is stored already: an event that cannot be sent is said in
@@ -151,9 +172,10 @@ class Conversations:
         message: str,
         buyer_id: str | None,
         context: Mapping[str, str] | None,
+        message_id: str | None,
     ) -> _Planned:
         """The turn worked out from the session as the storage has it now."""
-        now = self._clock()
+        now = self.clock()
         session = await self.storage.session(shop, session_id) or Session(key=session_id, shop=shop)
         # A ticket is only ever opened by a turn that hands the session off (stored with it), so a
         # session that was not handed off has none to look for.
@@ -205,8 +227,13 @@ class Conversations:
             reason=reply.reason,
             buyer_id=buyer_id,
             shop=shop,
+            message_id=message_id,
         )
-        write = TurnWrite(turn=record, session=after, ticket=ticket, left_on=held.id if held else None)
+        left_number = None
+        if held is not None and not held.order_number:
+            left_number = next(iter(extract.order_numbers(message)), None)  # the agent will look it up
+        write = TurnWrite(turn=record, session=after, ticket=ticket, left_on=held.id if held else None,
+                          order_number=left_number)  # fmt: skip
         return _Planned(reply=reply, write=write)
 
 
@@ -241,8 +268,9 @@ class Blocking:
         buyer_id: str | None = None,
         shop: str = DEFAULT_SHOP,
         context: Mapping[str, str] | None = None,
+        message_id: str | None = None,
     ) -> TurnResult:
-        return self.run(self.conversations.turn(session_id, message, buyer_id, shop, context))
+        return self.run(self.conversations.turn(session_id, message, buyer_id, shop, context, message_id))
 
     @classmethod
     def run(cls, work: Coroutine[Any, Any, T]) -> T:

@@ -16,7 +16,6 @@ class ServerSettings:
     session_idle_seconds: float
     max_message_chars: int
     cors_origins: tuple[str, ...]
-    admin_token_env: str
     watch: bool
     max_in_flight: int
     max_body_bytes: int

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -75,7 +76,7 @@ def postgres_url() -> str:
     from bot.storage import postgres
 
     with psycopg.connect(url, autocommit=True) as db:
-        db.execute("DROP TABLE IF EXISTS bot_schema, sessions, turns, tickets")
+        db.execute(f"DROP TABLE IF EXISTS {', '.join(postgres.TABLES)}")
     Blocking.run(postgres.upgrade(url))
     return url
 
@@ -95,3 +96,21 @@ def redis_url() -> str:
     client.flushdb()
     client.close()
     return url
+
+
+@pytest.fixture
+def hire() -> Callable[..., dict[str, str]]:
+    """`hire(storage, name, admin=False)`: an agent in that storage; returns the headers that carry
+    the agent's token."""
+    import time
+
+    from bot.credentials import new_token, token_hash
+    from bot.model import Agent
+    from bot.service import Blocking
+
+    def headers(storage: Any, name: str = "小美", admin: bool = False) -> dict[str, str]:
+        token = new_token()
+        Blocking.run(storage.add_agent(Agent(name=name, admin=admin, created_at=time.time()), token_hash(token)))
+        return {"Authorization": f"Bearer {token}"}
+
+    return headers

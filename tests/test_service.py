@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from bot import Bot
-from bot.model import Event
+from bot.desk import Desk
+from bot.model import Agent, Event
 from bot.service import Blocking, Conversations
 from bot.storage.sqlite import SQLiteStore
 
@@ -119,8 +120,9 @@ def test_a_handoff_its_held_messages_and_the_agents_moves_are_heard_as_events(sh
         opened = await conversations.turn("s", "我要转人工")
         assert opened.ticket is not None and opened.ticket.id is not None
         await conversations.turn("s", "还在吗 订单号是 2024051233871234")
-        await conversations.claim("default", opened.ticket.id, "小王")
-        await conversations.close("default", opened.ticket.id, "已补发")
+        desk, me = Desk(conversations), Agent(name="小王")
+        await desk.claim("default", opened.ticket.id, me)
+        await desk.close("default", opened.ticket.id, me, "已补发")
         return [(e.kind.value, e.ticket_id, dict(e.data)) for e in await asyncio.wait_for(heard, 5)]
 
     events = Blocking.run(scenario())
@@ -129,7 +131,7 @@ def test_a_handoff_its_held_messages_and_the_agents_moves_are_heard_as_events(sh
         ("ticket.opened", ticket_id, {"reason": "asked_for_person"}),
         ("buyer.message", ticket_id, {"text": "还在吗 订单号是 2024051233871234"}),
         ("ticket.claimed", ticket_id, {"agent": "小王"}),
-        ("ticket.closed", ticket_id, {"note": "已补发"}),
+        ("ticket.closed", ticket_id, {"agent": "小王", "note": "已补发"}),
     ] == events
 
 

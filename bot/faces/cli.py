@@ -151,7 +151,7 @@ def serve(host: str | None, port: int | None, workers: int, watch: bool, loop: s
     server = settings.server
     url = storage_url(settings)
     try:
-        Blocking.run(storage_of(settings).ping())
+        Blocking.run(_check(storage_of(settings)))
     except Exception as exc:  # a bad URL, a file we cannot write, a database down or behind the code
         click.echo(f"存储打不开（the storage cannot be opened）：{exc}", err=True)
         raise SystemExit(1) from None
@@ -195,6 +195,14 @@ def upgrade(config: str) -> None:
         raise click.ClickException(f"连不上数据库或升级失败（cannot connect or upgrade）：{exc}") from None
     done = "、".join(applied) if applied else "没有要做的（already up to date）"
     click.echo(f"数据库已是第 {postgres.LATEST} 版 (schema at version {postgres.LATEST})：{done}")
+
+
+async def _check(storage: Any) -> None:
+    """The storage can be written; its connections are let go of again (the workers open their own)."""
+    try:
+        await storage.ping()
+    finally:
+        await storage.disconnect()
 
 
 @db.command(name="export")
@@ -245,6 +253,66 @@ def import_history(source: Any, config: str) -> None:
     done = Blocking.run(storage_of(_load(config).shop.settings).restore(history))
     click.echo(f"导入 {done.turns} 条对话、{done.tickets} 个工单、{done.sessions} 个会话，跳过已有的 {done.skipped} 条"
                f" (imported {done.turns} turns, {done.tickets} tickets, {done.sessions} sessions; {done.skipped} already there)")  # fmt: skip
+
+
+@main.group()
+def agents() -> None:
+    """Who may answer handed-off buyers (and, as admins, reload shops): tokens for the HTTP API."""
+
+
+@agents.command(name="add")
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="Also allowed to reload shops and manage agents.")
+@config_option
+@friendly
+def add_agent(name: str, admin: bool, config: str) -> None:
+    """Create an agent and print its token, once: only its hash is stored."""
+    import time
+
+    from bot.credentials import new_token, token_hash
+    from bot.model import Agent
+    from bot.service import Blocking, storage_of
+    from bot.storage import AgentExists
+
+    if not name.strip() or len(name) > 64:
+        raise click.ClickException("名字不能为空，最多 64 个字（the name must be 1-64 characters）")
+    token = new_token()
+    storage = storage_of(_load(config).shop.settings)
+    try:
+        Blocking.run(storage.add_agent(Agent(name=name, admin=admin, created_at=time.time()), token_hash(token)))
+    except AgentExists:
+        raise click.ClickException(
+            f"已经有叫 {name} 的客服了：先 bot agents revoke {name}，或换个名字（an agent named {name} exists）"
+        ) from None
+    role = "管理员 admin" if admin else "客服 agent"
+    click.echo(f"{role} {name} 的令牌（只显示这一次，请妥善保存 / shown once, keep it safe）：", err=True)
+    click.echo(token)
+
+
+@agents.command(name="list")
+@config_option
+@friendly
+def list_agents(config: str) -> None:
+    """The agents whose tokens work."""
+    from bot.service import Blocking, storage_of
+
+    for agent in Blocking.run(storage_of(_load(config).shop.settings).agents()):
+        click.echo(f"{agent.name}\t{'admin' if agent.admin else 'agent'}")
+
+
+@agents.command(name="revoke")
+@click.argument("name")
+@config_option
+@friendly
+def revoke_agent(name: str, config: str) -> None:
+    """Revoke an agent's token: it stops working at once, on every replica."""
+    import time
+
+    from bot.service import Blocking, storage_of
+
+    if not Blocking.run(storage_of(_load(config).shop.settings).revoke_agent(name, time.time())):
+        raise click.ClickException(f"没有叫 {name} 的客服（no agent named {name}）")
+    click.echo(f"{name} 的令牌已作废 (token of {name} revoked)")
 
 
 @main.command()

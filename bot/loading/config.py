@@ -96,7 +96,6 @@ def read_settings(path: Path) -> tuple[Settings | None, list[Problem]]:
             session_idle_seconds=parsed.server.session_idle_minutes * 60,
             max_message_chars=parsed.server.max_message_chars,
             cors_origins=tuple(parsed.server.cors_origins),
-            admin_token_env=parsed.server.admin_token_env,
             watch=parsed.server.watch,
             max_in_flight=parsed.server.max_in_flight,
             max_body_bytes=parsed.server.max_body_bytes,

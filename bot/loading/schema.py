@@ -316,9 +316,6 @@ class Server(_Shape):
     watch: bool = Field(
         default=False, description="reload when a file of the shop changes (bot serve --watch)"
     )
-    admin_token_env: str = Field(
-        default="BOT_ADMIN_TOKEN", description="environment variable holding the admin bearer token"
-    )
 
 
 class ConfigFile(_Shape):

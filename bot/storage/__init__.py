@@ -20,7 +20,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.model import Event, Session, Ticket, TicketStatus, TurnRecord
+from bot.model import Agent, Event, Session, Ticket, TicketStatus, TurnRecord
 
 
 class StorageError(Exception):
@@ -35,8 +35,39 @@ class UnknownTicket(StorageError):
     """No ticket with this id in this shop."""
 
 
-class TicketClosed(StorageError):
-    """The ticket is closed: it can no longer be claimed."""
+class TicketMoved(StorageError):
+    """The ticket is not where a move starts (someone else moved it first): `ticket` is where it is."""
+
+    def __init__(self, ticket: Ticket, attempted: str = "move") -> None:
+        super().__init__(ticket.id)
+        self.ticket = ticket
+        self.attempted = attempted  # claim, transfer, release, close, message
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketMove:
+    """One step of a ticket's life: from one of `from_statuses` (and, if `held_by`, only while that
+    agent holds it) to the given fields (`MOVED` lists which)."""
+
+    from_statuses: frozenset[TicketStatus]
+    held_by: str | None = None
+    status: TicketStatus
+    claimed_by: str | None = None
+    claimed_at: float | None = None
+    closed_at: float | None = None
+    note: str | None = None
+    keep_note: bool = False  # leave the ticket's note as it is
+
+    def changes(self) -> dict[str, object]:
+        """Column → value of what the move writes."""
+        out: dict[str, object] = {"status": self.status.value, "claimed_by": self.claimed_by,
+                                  "claimed_at": self.claimed_at, "closed_at": self.closed_at}  # fmt: skip
+        if not self.keep_note:
+            out["note"] = self.note
+        return out
+
+    def starts_at(self, ticket: Ticket) -> bool:
+        return ticket.status in self.from_statuses and (self.held_by is None or ticket.claimed_by == self.held_by)
 
 
 class SessionBusy(StorageError):
@@ -57,6 +88,7 @@ class TurnWrite:
     session: Session
     ticket: Ticket | None = None
     left_on: int | None = None
+    order_number: str | None = None  # found in the message left on the held ticket: kept if it has none
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,6 +112,9 @@ class Transcripts(Protocol):
     async def transcript(self, shop: str, session_id: str) -> list[TurnRecord]:
         """The session's turns, oldest first."""
 
+    async def answered(self, shop: str, session_id: str, message_id: str) -> TurnRecord | None:
+        """The turn stored for the caller's message `message_id` of this session, if there is one."""
+
 
 class Tickets(Protocol):
     async def open_ticket(self, shop: str, session_id: str) -> Ticket | None:
@@ -90,11 +125,9 @@ class Tickets(Protocol):
 
     async def ticket(self, shop: str, ticket_id: int) -> Ticket | None: ...
 
-    async def claim(self, shop: str, ticket_id: int, agent: str, at: float) -> Ticket:
-        """Mark a ticket as taken by `agent`: `UnknownTicket`, or `TicketClosed` if it is closed."""
-
-    async def close(self, shop: str, ticket_id: int, at: float, note: str | None = None) -> Ticket:
-        """Close a ticket (`UnknownTicket` if there is none): the bot answers the session again."""
+    async def move_ticket(self, shop: str, ticket_id: int, move: TicketMove) -> Ticket:
+        """Apply `move` in one step if the ticket is where the move starts (compare and set): the
+        ticket after it; `UnknownTicket`, or `TicketMoved` with the ticket as it is now."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -150,7 +183,27 @@ class Events(Protocol):
         ...
 
 
-class Storage(Sessions, Recorder, Transcripts, Tickets, Locks, Archive, Protocol):
+class AgentExists(StorageError):
+    """An agent of that name already has a token that works."""
+
+
+class Agents(Protocol):
+    """Who may answer handed-off buyers: each agent's token is kept only as its hash."""
+
+    async def add_agent(self, agent: Agent, token_hash: str) -> None:
+        """Raise `AgentExists` when an agent of that name has a token that is not revoked."""
+
+    async def agent_by_token(self, token_hash: str) -> Agent | None:
+        """The agent whose token has this hash, unless it was revoked."""
+
+    async def revoke_agent(self, name: str, at: float) -> bool:
+        """Revoke the agent's token (at once, on every replica); False when there was none."""
+
+    async def agents(self) -> list[Agent]:
+        """Every agent whose token works, by name."""
+
+
+class Storage(Sessions, Recorder, Transcripts, Tickets, Locks, Archive, Agents, Protocol):
     """All that the turn service and the faces use, from one URL."""
 
     @property
@@ -168,6 +221,8 @@ class Storage(Sessions, Recorder, Transcripts, Tickets, Locks, Archive, Protocol
 __all__ = [
     "UNLOCKED",
     "WAIT_SECONDS",
+    "AgentExists",
+    "Agents",
     "Archive",
     "Events",
     "History",
@@ -179,7 +234,8 @@ __all__ = [
     "Storage",
     "StorageError",
     "StorageUnavailable",
-    "TicketClosed",
+    "TicketMove",
+    "TicketMoved",
     "Tickets",
     "Transcripts",
     "TurnConflict",

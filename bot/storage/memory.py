@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 from contextlib import AbstractAsyncContextManager
 
-from bot.model import Session, Ticket, TicketStatus, TurnRecord
+from bot.model import Agent, Session, Ticket, TicketStatus, TurnRecord
 from bot.storage import (
     UNLOCKED,
+    AgentExists,
     History,
     Restored,
-    TicketClosed,
+    TicketMove,
+    TicketMoved,
     TurnConflict,
     TurnWrite,
     UnknownTicket,
@@ -30,6 +32,7 @@ class MemoryStore:
         self._turns: dict[tuple[str, str], list[TurnRecord]] = {}
         self._count = 0
         self._tickets: dict[int, Ticket] = {}
+        self._agents: dict[str, Agent] = {}  # token hash → agent
 
     async def session(self, shop: str, session_id: str) -> Session | None:
         return self._sessions.get((shop, session_id))
@@ -37,7 +40,7 @@ class MemoryStore:
     async def record(self, write: TurnWrite) -> Written:
         turn = write.turn
         turns = self._turns.setdefault((turn.shop, turn.session_id), [])
-        if any(t.turn == turn.turn for t in turns):
+        if any(t.turn == turn.turn or (turn.message_id and t.message_id == turn.message_id) for t in turns):
             raise TurnConflict(turn.session_id)
         self._count += 1
         turns.append(dataclasses.replace(turn, id=self._count))
@@ -49,12 +52,16 @@ class MemoryStore:
         held = self._tickets.get(write.left_on) if write.left_on is not None else None
         if held is not None and held.id is not None:
             self._tickets[held.id] = dataclasses.replace(
-                held, left_messages=(*held.left_messages, turn.message)
+                held, left_messages=(*held.left_messages, turn.message),
+                order_number=held.order_number or write.order_number,
             )
         return Written(turn_id=self._count, ticket_id=ticket_id)
 
     async def transcript(self, shop: str, session_id: str) -> list[TurnRecord]:
         return list(self._turns.get((shop, session_id), ()))
+
+    async def answered(self, shop: str, session_id: str, message_id: str) -> TurnRecord | None:
+        return next((t for t in self._turns.get((shop, session_id), ()) if t.message_id == message_id), None)
 
     async def open_ticket(self, shop: str, session_id: str) -> Ticket | None:
         return next(
@@ -75,25 +82,38 @@ class MemoryStore:
         ticket = self._tickets.get(ticket_id)
         return ticket if ticket is not None and ticket.shop == shop else None
 
-    async def claim(self, shop: str, ticket_id: int, agent: str, at: float) -> Ticket:
+    async def move_ticket(self, shop: str, ticket_id: int, move: TicketMove) -> Ticket:
         ticket = await self._existing(shop, ticket_id)
-        if ticket.status is TicketStatus.CLOSED:
-            raise TicketClosed(ticket_id)
-        claimed = dataclasses.replace(ticket, status=TicketStatus.CLAIMED, claimed_by=agent, claimed_at=at)
-        self._tickets[ticket_id] = claimed
-        return claimed
-
-    async def close(self, shop: str, ticket_id: int, at: float, note: str | None = None) -> Ticket:
-        ticket = await self._existing(shop, ticket_id)
-        closed = dataclasses.replace(ticket, status=TicketStatus.CLOSED, closed_at=at, note=note)
-        self._tickets[ticket_id] = closed
-        return closed
+        if not move.starts_at(ticket):
+            raise TicketMoved(ticket)
+        moved = dataclasses.replace(ticket, status=move.status, claimed_by=move.claimed_by, claimed_at=move.claimed_at,
+                                    closed_at=move.closed_at, note=ticket.note if move.keep_note else move.note)  # fmt: skip
+        self._tickets[ticket_id] = moved
+        return moved
 
     async def _existing(self, shop: str, ticket_id: int) -> Ticket:
         ticket = await self.ticket(shop, ticket_id)
         if ticket is None:
             raise UnknownTicket(ticket_id)
         return ticket
+
+    async def add_agent(self, agent: Agent, token_hash: str) -> None:
+        if any(a.name == agent.name and a.revoked_at is None for a in self._agents.values()):
+            raise AgentExists(agent.name)
+        self._agents[token_hash] = agent
+
+    async def agent_by_token(self, token_hash: str) -> Agent | None:
+        agent = self._agents.get(token_hash)
+        return agent if agent is not None and agent.revoked_at is None else None
+
+    async def revoke_agent(self, name: str, at: float) -> bool:
+        found = [h for h, a in self._agents.items() if a.name == name and a.revoked_at is None]
+        for token_hash in found:
+            self._agents[token_hash] = dataclasses.replace(self._agents[token_hash], revoked_at=at)
+        return bool(found)
+
+    async def agents(self) -> list[Agent]:
+        return sorted((a for a in self._agents.values() if a.revoked_at is None), key=lambda a: a.name)
 
     async def history(self, shop: str, since: float = 0.0) -> History:
         return History(

@@ -17,15 +17,17 @@ from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
 
-from bot.model import Session, Ticket, TicketStatus, TurnRecord
+from bot.model import Agent, Session, Ticket, TicketStatus, TurnRecord
 from bot.storage import (
     WAIT_SECONDS,
+    AgentExists,
     History,
     Restored,
     SessionBusy,
     StorageError,
     StorageUnavailable,
-    TicketClosed,
+    TicketMove,
+    TicketMoved,
     TurnConflict,
     TurnWrite,
     UnknownTicket,
@@ -36,6 +38,7 @@ from bot.storage.order import by_priority
 from bot.storage.rows import (
     TICKET_COLUMNS,
     TURN_COLUMNS,
+    agent_from,
     session_from,
     state_of,
     ticket_from,
@@ -67,6 +70,10 @@ LOCK_POOL_SIZE = 20
 _LOCK_CLASS = 7311
 # How long a turn waits for a connection before it answers 503 (the database is down or overloaded).
 CONNECT_SECONDS = 3.0
+# A database that went silent (a network partition, no FIN) is noticed by libpq within seconds instead
+# of a query waiting forever: keepalives probe an idle connection, tcp_user_timeout ends unacked sends.
+_LIBPQ_TIMEOUTS = {"connect_timeout": 3, "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
+                   "keepalives_count": 2, "tcp_user_timeout": 8000}  # fmt: skip
 
 
 class SchemaBehind(StorageError):
@@ -81,6 +88,8 @@ def migrations() -> list[tuple[int, str, str]]:
 
 
 LATEST = migrations()[-1][0]
+# Every table the migrations create, for those who must empty a database (tests, benchmarks).
+TABLES = ("bot_schema", "sessions", "turns", "tickets", "agents")
 
 
 class PostgresStore:
@@ -120,7 +129,7 @@ class PostgresStore:
                 if pool is None:
                     pool = AsyncConnectionPool(
                         self.url, min_size=1, max_size=self._sizes[name], open=False, timeout=CONNECT_SECONDS,
-                        kwargs={"row_factory": dict_row, "autocommit": True}, check=AsyncConnectionPool.check_connection,
+                        kwargs={"row_factory": dict_row, "autocommit": True, **_LIBPQ_TIMEOUTS}, check=AsyncConnectionPool.check_connection,
                         reset=_unlock_all if name == "locks" else None,
                     )  # fmt: skip
                     try:
@@ -187,6 +196,16 @@ class PostgresStore:
             ).fetchall()
         return [turn_from(row) for row in rows]
 
+    async def answered(self, shop: str, session_id: str, message_id: str) -> TurnRecord | None:
+        async with self._connected() as db:
+            row = await (
+                await db.execute(
+                    "SELECT * FROM turns WHERE shop = %s AND session_id = %s AND message_id = %s",
+                    (shop, session_id, message_id),
+                )
+            ).fetchone()
+        return turn_from(row) if row else None
+
     async def open_ticket(self, shop: str, session_id: str) -> Ticket | None:
         async with self._connected() as db:
             row = await (
@@ -216,38 +235,51 @@ class PostgresStore:
             ).fetchone()
         return ticket_from(row) if row else None
 
-    async def claim(self, shop: str, ticket_id: int, agent: str, at: float) -> Ticket:
-        async with self._connected() as db, db.transaction():
-            row = await (
-                await db.execute(
-                    "SELECT status FROM tickets WHERE shop = %s AND id = %s FOR UPDATE", (shop, ticket_id)
-                )
-            ).fetchone()
-            if row is None:
-                raise UnknownTicket(ticket_id)
-            if row["status"] == TicketStatus.CLOSED.value:
-                raise TicketClosed(ticket_id)
-            claimed = await (
-                await db.execute(
-                    "UPDATE tickets SET status = 'claimed', claimed_by = %s, claimed_at = %s WHERE id = %s"
-                    " RETURNING *",
-                    (agent, at, ticket_id),
-                )
-            ).fetchone()
-        return ticket_from(claimed)
+    async def move_ticket(self, shop: str, ticket_id: int, move: TicketMove) -> Ticket:
+        changes = move.changes()
+        assigned = ", ".join(f"{column} = %s" for column in changes)
+        held = " AND claimed_by = %s" if move.held_by is not None else ""
+        where = (shop, ticket_id, [s.value for s in move.from_statuses], *([move.held_by] if held else []))
+        sql = f"UPDATE tickets SET {assigned} WHERE shop = %s AND id = %s AND status = ANY(%s){held} RETURNING *"
+        async with self._connected() as db:
+            row = await (await db.execute(sql, (*changes.values(), *where))).fetchone()
+        if row is not None:
+            return ticket_from(row)
+        current = await self.ticket(shop, ticket_id)
+        if current is None:
+            raise UnknownTicket(ticket_id)
+        raise TicketMoved(current)
 
-    async def close(self, shop: str, ticket_id: int, at: float, note: str | None = None) -> Ticket:
+    async def add_agent(self, agent: Agent, token_hash: str) -> None:
+        async with self._connected() as db:
+            try:
+                await db.execute(
+                    "INSERT INTO agents (token_hash, name, admin, created_at) VALUES (%s, %s, %s, %s)",
+                    (token_hash, agent.name, agent.admin, agent.created_at),
+                )
+            except psycopg.errors.UniqueViolation:
+                raise AgentExists(agent.name) from None
+
+    async def agent_by_token(self, token_hash: str) -> Agent | None:
         async with self._connected() as db:
             row = await (
                 await db.execute(
-                    "UPDATE tickets SET status = 'closed', closed_at = %s, note = %s WHERE shop = %s AND id = %s"
-                    " RETURNING *",
-                    (at, note, shop, ticket_id),
+                    "SELECT * FROM agents WHERE token_hash = %s AND revoked_at IS NULL", (token_hash,)
                 )
             ).fetchone()
-        if row is None:
-            raise UnknownTicket(ticket_id)
-        return ticket_from(row)
+        return agent_from(row) if row else None
+
+    async def revoke_agent(self, name: str, at: float) -> bool:
+        async with self._connected() as db:
+            cursor = await db.execute(
+                "UPDATE agents SET revoked_at = %s WHERE name = %s AND revoked_at IS NULL", (at, name)
+            )
+        return bool(cursor.rowcount > 0)
+
+    async def agents(self) -> list[Agent]:
+        async with self._connected() as db:
+            rows = await (await db.execute("SELECT * FROM agents WHERE revoked_at IS NULL ORDER BY name")).fetchall()
+        return [agent_from(row) for row in rows]
 
     async def history(self, shop: str, since: float = 0.0) -> History:
         async with self._connected() as db:
@@ -350,8 +382,9 @@ async def _ticket_and_left_message(db: Any, write: TurnWrite) -> int | None:
         ticket_id = int((await cursor.fetchone())["id"])
     if write.left_on is not None:
         await db.execute(
-            "UPDATE tickets SET left_messages = left_messages || %s WHERE id = %s",
-            (Jsonb([write.turn.message]), write.left_on),
+            "UPDATE tickets SET left_messages = left_messages || %s,"
+            " order_number = COALESCE(order_number, %s) WHERE id = %s",
+            (Jsonb([write.turn.message]), write.order_number, write.left_on),
         )
     return ticket_id
 
@@ -404,4 +437,4 @@ def from_url(url: str, root: object) -> PostgresStore:
     return PostgresStore(url)
 
 
-__all__ = ["LATEST", "PostgresStore", "SchemaBehind", "upgrade"]
+__all__ = ["LATEST", "TABLES", "PostgresStore", "SchemaBehind", "upgrade"]

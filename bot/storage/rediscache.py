@@ -24,7 +24,7 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
-from bot.model import Event, Session, Ticket, TicketStatus, TurnRecord
+from bot.model import Agent, Event, Session, Ticket, TicketStatus, TurnRecord
 from bot.storage import (
     WAIT_SECONDS,
     History,
@@ -33,6 +33,7 @@ from bot.storage import (
     Storage,
     StorageError,
     StorageUnavailable,
+    TicketMove,
     TurnConflict,
     TurnWrite,
     Written,
@@ -147,6 +148,9 @@ class RedisFront:
     async def transcript(self, shop: str, session_id: str) -> list[TurnRecord]:
         return await self.backing.transcript(shop, session_id)
 
+    async def answered(self, shop: str, session_id: str, message_id: str) -> TurnRecord | None:
+        return await self.backing.answered(shop, session_id, message_id)
+
     async def open_ticket(self, shop: str, session_id: str) -> Ticket | None:
         return await self.backing.open_ticket(shop, session_id)
 
@@ -156,11 +160,20 @@ class RedisFront:
     async def ticket(self, shop: str, ticket_id: int) -> Ticket | None:
         return await self.backing.ticket(shop, ticket_id)
 
-    async def claim(self, shop: str, ticket_id: int, agent: str, at: float) -> Ticket:
-        return await self.backing.claim(shop, ticket_id, agent, at)
+    async def move_ticket(self, shop: str, ticket_id: int, move: TicketMove) -> Ticket:
+        return await self.backing.move_ticket(shop, ticket_id, move)
 
-    async def close(self, shop: str, ticket_id: int, at: float, note: str | None = None) -> Ticket:
-        return await self.backing.close(shop, ticket_id, at, note)
+    async def add_agent(self, agent: Agent, token_hash: str) -> None:
+        await self.backing.add_agent(agent, token_hash)
+
+    async def agent_by_token(self, token_hash: str) -> Agent | None:
+        return await self.backing.agent_by_token(token_hash)
+
+    async def revoke_agent(self, name: str, at: float) -> bool:
+        return await self.backing.revoke_agent(name, at)
+
+    async def agents(self) -> list[Agent]:
+        return await self.backing.agents()
 
     async def history(self, shop: str, since: float = 0.0) -> History:
         return await self.backing.history(shop, since)

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.model import (
     Action,
+    Agent,
     DialogueState,
     HandoffReason,
     Priority,
@@ -60,6 +61,14 @@ def turn_from(row: Mapping[str, Any]) -> TurnRecord:
         confidence=row["confidence"],
         reason=HandoffReason(row["reason"]) if row["reason"] else None,
         topic=row["topic"],
+        message_id=row["message_id"],
+        agent=row["agent"],
+    )
+
+
+def agent_from(row: Mapping[str, Any]) -> Agent:
+    return Agent(
+        name=row["name"], admin=bool(row["admin"]), created_at=row["created_at"], revoked_at=row["revoked_at"]
     )
 
 
@@ -86,7 +95,7 @@ def ticket_from(row: Mapping[str, Any]) -> Ticket:
 # The columns of a turn and of a ticket after their id, in the same order in every database, and
 # their values in that order (a ticket's JSON arrays as text).
 TURN_COLUMNS = ("shop", "session_id", "turn", "at", "buyer_id", "message", "reply", "action", "intent",
-                "confidence", "reason", "topic")  # fmt: skip
+                "confidence", "reason", "topic", "message_id", "agent")  # fmt: skip
 TICKET_COLUMNS = ("shop", "session_id", "buyer_id", "reason", "priority", "status", "created_at", "claimed_by",
                   "claimed_at", "closed_at", "note", "left_messages", "order_number", "questions")  # fmt: skip
 
@@ -95,7 +104,7 @@ def turn_values(turn: TurnRecord) -> tuple[Any, ...]:
     return (
         turn.shop, turn.session_id, turn.turn, turn.at, turn.buyer_id, turn.message, turn.reply,
         turn.action.value, turn.intent, turn.confidence, turn.reason.value if turn.reason else None,
-        turn.topic,
+        turn.topic, turn.message_id, turn.agent,
     )  # fmt: skip
 
 

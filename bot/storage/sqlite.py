@@ -22,6 +22,7 @@ from typing import Any
 
 from bot.model import (
     DEFAULT_SHOP,
+    Agent,
     Session,
     Ticket,
     TicketStatus,
@@ -29,10 +30,12 @@ from bot.model import (
 )
 from bot.storage import (
     UNLOCKED,
+    AgentExists,
     History,
     Restored,
     StorageUnavailable,
-    TicketClosed,
+    TicketMove,
+    TicketMoved,
     TurnConflict,
     TurnWrite,
     UnknownTicket,
@@ -43,6 +46,7 @@ from bot.storage.order import by_priority
 from bot.storage.rows import (
     TICKET_COLUMNS,
     TURN_COLUMNS,
+    agent_from,
     session_from,
     state_of,
     ticket_from,
@@ -53,7 +57,7 @@ from bot.storage.rows import (
 from bot.storage.shared import SharedFile
 
 # 2: every row belongs to a shop (sessions, turns and tickets are keyed by (shop, session)).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     shop TEXT NOT NULL,
@@ -76,8 +80,12 @@ CREATE TABLE IF NOT EXISTS turns (
     confidence REAL NOT NULL,
     reason TEXT,
     topic TEXT,
+    message_id TEXT,
+    agent TEXT,
     UNIQUE (shop, session_id, turn)
 );
+CREATE UNIQUE INDEX IF NOT EXISTS turns_by_message ON turns (shop, session_id, message_id)
+    WHERE message_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS tickets (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     shop TEXT NOT NULL,
@@ -95,6 +103,14 @@ CREATE TABLE IF NOT EXISTS tickets (
     order_number TEXT,
     questions TEXT NOT NULL DEFAULT '[]'
 );
+CREATE TABLE IF NOT EXISTS agents (
+    token_hash TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    admin INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    revoked_at REAL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS agents_by_name ON agents (name) WHERE revoked_at IS NULL;
 CREATE INDEX IF NOT EXISTS tickets_by_session ON tickets (shop, session_id, status);
 CREATE INDEX IF NOT EXISTS tickets_by_status ON tickets (shop, status, created_at);
 """
@@ -107,8 +123,10 @@ _ADDED_IN_V1 = {
     ),
     "turns": (("topic", "TEXT"),),
 }
+# Added in version 3 the caller's id of a message (a retry is not a second turn), in 4 who wrote an agent's turn.
+_ADDED_SINCE_V2 = (("turns", "message_id", "TEXT"), ("turns", "agent", "TEXT"))  # versions 3 and 4
 # Version 1's columns, the same as version 2's after the shop.
-_V1_TURN_COLUMNS = ", ".join(TURN_COLUMNS[1:])
+_V1_TURN_COLUMNS = ", ".join(c for c in TURN_COLUMNS[1:] if c not in ("message_id", "agent"))
 _V1_TICKET_COLUMNS = ", ".join(TICKET_COLUMNS[1:])
 _TURN_ROW = f"({', '.join('?' * len(TURN_COLUMNS))})"
 _TURNS = f"turns ({', '.join(TURN_COLUMNS)}) VALUES "
@@ -280,6 +298,14 @@ class SQLiteStore:
             ).fetchall()
         return [turn_from(row) for row in rows]
 
+    async def answered(self, shop: str, session_id: str, message_id: str) -> TurnRecord | None:
+        with self._connection() as db:
+            row = db.execute(
+                "SELECT * FROM turns WHERE shop = ? AND session_id = ? AND message_id = ?",
+                (shop, session_id, message_id),
+            ).fetchone()
+        return turn_from(row) if row else None
+
     async def open_ticket(self, shop: str, session_id: str) -> Ticket | None:
         with self._connection() as db:
             row = db.execute(
@@ -304,36 +330,57 @@ class SQLiteStore:
             row = db.execute("SELECT * FROM tickets WHERE shop = ? AND id = ?", (shop, ticket_id)).fetchone()
         return ticket_from(row) if row else None
 
-    async def claim(self, shop: str, ticket_id: int, agent: str, at: float) -> Ticket:
-        with self._transaction() as db:
-            row = db.execute(
-                "SELECT status FROM tickets WHERE shop = ? AND id = ?", (shop, ticket_id)
-            ).fetchone()
-            if row is None:
-                raise UnknownTicket(ticket_id)
-            if row["status"] == TicketStatus.CLOSED.value:
-                raise TicketClosed(ticket_id)
-            db.execute(
-                "UPDATE tickets SET status = 'claimed', claimed_by = ?, claimed_at = ? WHERE id = ?",
-                (agent, at, ticket_id),
-            )
-        return await self._existing(shop, ticket_id)
-
-    async def close(self, shop: str, ticket_id: int, at: float, note: str | None = None) -> Ticket:
+    async def move_ticket(self, shop: str, ticket_id: int, move: TicketMove) -> Ticket:
+        changes = move.changes()
+        assigned = ", ".join(f"{column} = ?" for column in changes)
+        held = " AND claimed_by = ?" if move.held_by is not None else ""
+        allowed = ", ".join("?" * len(move.from_statuses))
         with self._transaction() as db:
             cursor = db.execute(
-                "UPDATE tickets SET status = 'closed', closed_at = ?, note = ? WHERE shop = ? AND id = ?",
-                (at, note, shop, ticket_id),
-            )
-            if cursor.rowcount == 0:
-                raise UnknownTicket(ticket_id)
-        return await self._existing(shop, ticket_id)
+                f"UPDATE tickets SET {assigned} WHERE shop = ? AND id = ? AND status IN ({allowed}){held}",
+                (*changes.values(), shop, ticket_id, *(s.value for s in move.from_statuses),
+                 *((move.held_by,) if move.held_by is not None else ())),
+            )  # fmt: skip
+            moved = cursor.rowcount > 0
+        ticket = await self._existing(shop, ticket_id)
+        if not moved:
+            raise TicketMoved(ticket)
+        return ticket
 
     async def _existing(self, shop: str, ticket_id: int) -> Ticket:
         ticket = await self.ticket(shop, ticket_id)
         if ticket is None:  # pragma: no cover - written in the same call
             raise UnknownTicket(ticket_id)
         return ticket
+
+    async def add_agent(self, agent: Agent, token_hash: str) -> None:
+        try:
+            with self._transaction() as db:
+                db.execute(
+                    "INSERT INTO agents (token_hash, name, admin, created_at) VALUES (?, ?, ?, ?)",
+                    (token_hash, agent.name, int(agent.admin), agent.created_at),
+                )
+        except sqlite3.IntegrityError:
+            raise AgentExists(agent.name) from None
+
+    async def agent_by_token(self, token_hash: str) -> Agent | None:
+        with self._connection() as db:
+            row = db.execute(
+                "SELECT * FROM agents WHERE token_hash = ? AND revoked_at IS NULL", (token_hash,)
+            ).fetchone()
+        return agent_from(row) if row else None
+
+    async def revoke_agent(self, name: str, at: float) -> bool:
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE agents SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (at, name)
+            )
+        return cursor.rowcount > 0
+
+    async def agents(self) -> list[Agent]:
+        with self._connection() as db:
+            rows = db.execute("SELECT * FROM agents WHERE revoked_at IS NULL ORDER BY name").fetchall()
+        return [agent_from(row) for row in rows]
 
     async def history(self, shop: str, since: float = 0.0) -> History:
         with self._connection() as db:
@@ -400,6 +447,10 @@ def _migrate(db: sqlite3.Connection) -> None:
                     db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
             db.execute(f"ALTER TABLE {table} RENAME TO {table}_v1")
             old.append(table)
+    for table, name, kind in _ADDED_SINCE_V2:  # a file of version 2 or 3: the same tables, columns more
+        columns = {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
+        if columns and name not in columns and table not in old:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
     for name in ("tickets_by_session", "tickets_by_status"):
         db.execute(f"DROP INDEX IF EXISTS {name}")
     for statement in _SCHEMA.split(";"):
@@ -432,8 +483,9 @@ def _ticket_and_left_message(db: sqlite3.Connection, write: TurnWrite) -> int | 
         ticket_id = int(cursor.lastrowid or 0)
     if write.left_on is not None:
         db.execute(
-            "UPDATE tickets SET left_messages = json_insert(left_messages, '$[#]', ?) WHERE id = ?",
-            (write.turn.message, write.left_on),
+            "UPDATE tickets SET left_messages = json_insert(left_messages, '$[#]', ?),"
+            " order_number = COALESCE(order_number, ?) WHERE id = ?",
+            (write.turn.message, write.order_number, write.left_on),
         )
     return ticket_id
 

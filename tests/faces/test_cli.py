@@ -95,13 +95,16 @@ def test_db_upgrade_applies_postgresql_migrations_once(
     """`bot db upgrade` on an empty PostgreSQL applies the migrations, then has none left to apply."""
     import psycopg
 
+    from bot.storage import postgres
+
     with psycopg.connect(postgres_url, autocommit=True) as db:
-        db.execute("DROP TABLE bot_schema, sessions, turns, tickets")
+        db.execute(f"DROP TABLE {', '.join(postgres.TABLES)}")
     monkeypatch.setenv("BOT_STORAGE_URL", postgres_url)
     config = str(shop / "config.yaml")
     first = CliRunner().invoke(main, ["db", "upgrade", "--config", config])
     again = CliRunner().invoke(main, ["db", "upgrade", "--config", config])
-    assert (0, "001_init.sql") == (first.exit_code, first.output.strip().rsplit("：", 1)[-1])
+    names = "、".join(name for _, name, _ in postgres.migrations())
+    assert (0, names) == (first.exit_code, first.output.strip().rsplit("：", 1)[-1])
     assert 0 == again.exit_code and "already up to date" in again.output
 
 
@@ -135,3 +138,30 @@ def test_db_export_then_import_moves_a_shops_history(
     (tmp_path / "bad.jsonl").write_text('{"format": "something else"}\n', encoding="utf-8")
     bad = CliRunner().invoke(main, ["db", "import", str(tmp_path / "bad.jsonl"), "--config", config])
     assert 1 == bad.exit_code and "第 1 行" in bad.output
+
+
+def test_agents_are_added_listed_and_revoked_and_their_token_opens_the_queue(shop: Path) -> None:
+    """`bot agents add` prints a token once (only its hash is stored); the token opens the agent
+    routes; `bot agents revoke` closes them at once."""
+    from fastapi.testclient import TestClient
+
+    from bot.faces.http.app import create_app
+
+    config = str(shop / "config.yaml")
+    runner = CliRunner()
+    added = runner.invoke(main, ["agents", "add", "小美", "--config", config])
+    assert 0 == added.exit_code, added.output
+    token = added.stdout.strip().splitlines()[-1]
+    assert token.startswith("dxe_agent_")
+    assert token not in (shop / "data" / "dianxiaoer.db").read_bytes().decode("utf-8", "replace")
+    again = runner.invoke(main, ["agents", "add", "小美", "--config", config])
+    assert 1 == again.exit_code and "已经有叫 小美 的客服" in again.output
+    runner.invoke(main, ["agents", "add", "店长", "--admin", "--config", config])
+    listed = runner.invoke(main, ["agents", "list", "--config", config])
+    assert ["小美\tagent", "店长\tadmin"] == listed.output.strip().splitlines()
+    client = TestClient(create_app(config))
+    assert 200 == client.get("/v1/handoffs", headers={"Authorization": f"Bearer {token}"}).status_code
+    assert 0 == runner.invoke(main, ["agents", "revoke", "小美", "--config", config]).exit_code
+    assert 401 == client.get("/v1/handoffs", headers={"Authorization": f"Bearer {token}"}).status_code
+    missing = runner.invoke(main, ["agents", "revoke", "小美", "--config", config])
+    assert 1 == missing.exit_code and "没有叫 小美 的客服" in missing.output

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -29,10 +28,21 @@ def clock() -> Clock:
     return Clock()
 
 
+class Client(TestClient):
+    """A TestClient that calls as agent 小美 (not an admin); `admin` holds an admin's headers and
+    `hire(name)` makes another agent."""
+
+    admin: dict[str, str]
+    hire: Any
+
+
 @pytest.fixture
-def client(shop: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> TestClient:
-    monkeypatch.setenv("BOT_ADMIN_TOKEN", "s3cret")
-    return TestClient(create_app(shop / "config.yaml", SQLiteStore(shop / "data" / "bot.db"), clock=clock))
+def client(shop: Path, clock: Clock, hire: Any) -> Client:
+    store = SQLiteStore(shop / "data" / "bot.db")
+    made = Client(create_app(shop / "config.yaml", store, clock=clock), headers=hire(store, "小美"))
+    made.admin = hire(store, "店长", admin=True)
+    made.hire = lambda name: hire(store, name)
+    return made
 
 
 def chat(client: TestClient, message: str, session: str = "s1", **extra: object) -> dict:
@@ -66,10 +76,10 @@ def test_handoff_opens_a_ticket_and_holds_the_session_until_closed(client: TestC
     ticket_id = handoff["handoff"]["ticket_id"]
     held = chat(client, "有人吗", session="h1")
     assert ("human", None) == (held["action"], held["handoff"])
-    queue = client.get("/v1/handoffs", params={"status": "open"}).json()
+    queue = client.get("/v1/handoffs", params={"status": "open"}).json()["items"]
     assert [ticket_id] == [t["id"] for t in queue]
     assert ["我要转人工", "有人吗"] == [t["message"] for t in queue[0]["transcript"]]
-    claimed = client.post(f"/v1/handoffs/{ticket_id}/claim", json={"agent": "小美"}).json()
+    claimed = client.post(f"/v1/handoffs/{ticket_id}/claim").json()
     assert ("claimed", "小美") == (claimed["status"], claimed["claimed_by"])
     assert "human" == chat(client, "还在吗", session="h1")["action"]
     closed = client.post(f"/v1/handoffs/{ticket_id}/close", json={"note": "已解决"}).json()
@@ -81,7 +91,7 @@ def test_angry_buyer_is_high_priority_and_first_in_the_queue(client: TestClient,
     chat(client, "我要转人工", session="calm")
     clock.now += 60
     chat(client, "再不处理就投诉你们!!!", session="angry")
-    queue = client.get("/v1/handoffs").json()
+    queue = client.get("/v1/handoffs").json()["items"]
     assert [("angry", "high"), ("calm", "normal")] == [(t["session_id"], t["priority"]) for t in queue]
 
 
@@ -143,20 +153,26 @@ def test_invalid_json_is_400(client: TestClient) -> None:
         ("post", "/v1/handoffs/999/claim", 404, "unknown-ticket"),
         ("post", "/v1/handoffs/999/close", 404, "unknown-ticket"),
         ("get", "/v1/handoffs?status=lost", 422, "invalid-request"),
+        ("get", "/v1/handoffs/999", 404, "unknown-ticket"),
+        ("get", "/v1/handoffs/9223372036854775808", 422, "invalid-request"),
+        ("get", "/v1/handoffs?cursor=abc", 422, "bad-cursor"),
         ("get", "/v1/nothing-here", 404, "http-error"),
     ],
 )
 def test_unknown_things_are_4xx(client: TestClient, method: str, url: str, status: int, code: str) -> None:
-    kwargs = {"json": {"agent": "x"}} if url.endswith("claim") else {}
-    response = getattr(client, method)(url, **kwargs)
+    response = getattr(client, method)(url)
     assert (status, code) == (response.status_code, response.json()["error"]["code"])
 
 
 def test_claiming_a_closed_ticket_is_a_conflict(client: TestClient) -> None:
     ticket = chat(client, "我要转人工", session="c")["handoff"]["ticket_id"]
     client.post(f"/v1/handoffs/{ticket}/close")
-    response = client.post(f"/v1/handoffs/{ticket}/claim", json={"agent": "x"})
-    assert (409, "ticket-closed") == (response.status_code, response.json()["error"]["code"])
+    response = client.post(f"/v1/handoffs/{ticket}/claim")
+    assert (409, "ticket-conflict", "closed") == (
+        response.status_code,
+        response.json()["error"]["code"],
+        response.json()["error"]["details"]["status"],
+    )
 
 
 def test_health_readiness_and_metrics(client: TestClient) -> None:
@@ -170,24 +186,22 @@ def test_health_readiness_and_metrics(client: TestClient) -> None:
     assert 'bot_http_request_seconds_bucket{le="0.001",route="/v1/chat"}' in text
 
 
-def test_reload_needs_the_token(client: TestClient) -> None:
-    assert 401 == client.post("/v1/admin/reload").status_code
+def test_reload_needs_an_admins_token(client: Client) -> None:
+    anonymous = TestClient(client.app).post("/v1/admin/reload")
+    assert (401, 'Bearer realm="dianxiaoer"') == (anonymous.status_code, anonymous.headers["www-authenticate"])
     assert 401 == client.post("/v1/admin/reload", headers={"Authorization": "Bearer wrong"}).status_code
-    ok = client.post("/v1/admin/reload", headers={"Authorization": "Bearer s3cret"})
+    assert (403, "forbidden") == (
+        client.post("/v1/admin/reload").status_code,
+        client.post("/v1/admin/reload").json()["error"]["code"],
+    )  # 小美 is an agent, not an admin
+    ok = client.post("/v1/admin/reload", headers=client.admin)
     assert (200, "reloaded") == (ok.status_code, ok.json()["status"])
-
-
-def test_admin_is_disabled_without_a_token(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("BOT_ADMIN_TOKEN", raising=False)
-    client = TestClient(create_app(shop / "config.yaml", SQLiteStore(shop / "db.sqlite")))
-    response = client.post("/v1/admin/reload", headers={"Authorization": "Bearer anything"})
-    assert (404, "admin-disabled") == (response.status_code, response.json()["error"]["code"])
 
 
 def test_broken_reload_keeps_the_old_set_serving(client: TestClient, shop: Path) -> None:
     path = shop / "intents" / "invoice.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("examples:", "exmaples:"), encoding="utf-8")
-    response = client.post("/v1/admin/reload", headers={"Authorization": "Bearer s3cret"})
+    response = client.post("/v1/admin/reload", headers=client.admin)
     assert (422, "shop-invalid") == (response.status_code, response.json()["error"]["code"])
     assert any(d["where"].startswith("intents/invoice.yaml:") for d in response.json()["error"]["details"])
     assert "invoice" == chat(client, "能开发票吗", session="after-reload")["intent"]
@@ -198,7 +212,7 @@ def test_good_reload_swaps_the_answers(client: TestClient, shop: Path) -> None:
     path.write_text(
         path.read_text(encoding="utf-8").replace("小二优选旗舰店", "新名字小店"), encoding="utf-8"
     )
-    assert 200 == client.post("/v1/admin/reload", headers={"Authorization": "Bearer s3cret"}).status_code
+    assert 200 == client.post("/v1/admin/reload", headers=client.admin).status_code
     assert "新名字小店" in chat(client, "在吗", session="renamed")["reply"]
 
 
@@ -239,21 +253,24 @@ def test_the_reply_names_its_topic_and_each_part_of_a_two_question_message(clien
 def test_a_handoff_keeps_the_other_question_in_the_ticket(client: TestClient) -> None:
     handoff = chat(client, "什么时候发货 转人工", session="t3")
     assert "handoff" == handoff["action"]
-    [ticket] = [t for t in client.get("/v1/handoffs").json() if t["session_id"] == "t3"]
+    [ticket] = [t for t in client.get("/v1/handoffs").json()["items"] if t["session_id"] == "t3"]
     assert ["什么时候发货"] == ticket["questions"]
 
 
 def test_the_api_on_postgresql_keeps_turns_and_works_the_queue(
-    shop: Path, monkeypatch: pytest.MonkeyPatch, postgres_url: str
+    shop: Path, monkeypatch: pytest.MonkeyPatch, postgres_url: str, hire: Any
 ) -> None:
     """storage.url postgresql://…: chat, handoff, the held buyer, claim and close, all in PostgreSQL."""
+    from bot.storage.postgres import PostgresStore
+
     url = postgres_url
     monkeypatch.setenv("BOT_STORAGE_URL", url)
-    with TestClient(create_app(shop / "config.yaml")) as client:
+    agent = hire(PostgresStore(url), "小美")
+    with TestClient(create_app(shop / "config.yaml"), headers=agent) as client:
         assert "invoice" == chat(client, "能开发票吗", session="pg")["intent"]
         ticket = chat(client, "我要转人工", session="pg")["handoff"]["ticket_id"]
         assert "human" == chat(client, "在吗", session="pg")["action"]
-        claimed = client.post(f"/v1/handoffs/{ticket}/claim", json={"agent": "小美"}).json()
+        claimed = client.post(f"/v1/handoffs/{ticket}/claim", headers=agent).json()
         assert ("claimed", ["在吗"]) == (claimed["status"], claimed["left_messages"])
         assert 3 == len(claimed["transcript"])
         assert 200 == client.post(f"/v1/handoffs/{ticket}/close", json={"note": "好了"}).status_code
@@ -261,81 +278,25 @@ def test_the_api_on_postgresql_keeps_turns_and_works_the_queue(
         assert "ready" == client.get("/readyz").json()["status"]
 
 
-class Cable:
-    """A TCP forwarder between the app and PostgreSQL that the test can cut and mend: the database
-    goes away (every connection dropped, new ones refused) and comes back on the same address."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        import socket
-
-        self.target = target
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.open = True
-        self.pairs: list[tuple[Any, Any]] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        import socket
-
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            if not self.open:
-                client.close()
-                continue
-            server = socket.create_connection(self.target)
-            self.pairs.append((client, server))
-            for a, b in ((client, server), (server, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(a: Any, b: Any) -> None:
-        try:
-            while data := a.recv(65536):
-                b.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (a, b):
-                with contextlib.suppress(OSError):
-                    s.close()
-
-    def cut(self) -> None:
-        self.open = False
-        for pair in self.pairs:
-            for s in pair:
-                with contextlib.suppress(OSError):
-                    s.close()
-        self.pairs.clear()
-
-    def mend(self) -> None:
-        self.open = True
-
-
 @pytest.mark.parametrize("lost", ["PostgreSQL", "Redis"])
 def test_a_lost_database_is_a_503_and_the_server_recovers_by_itself(
-    lost: str, shop: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+    lost: str, shop: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest, cable: Any, hire: Any
 ) -> None:
     """PostgreSQL (or the Redis in front of it) gone: chat answers 503 storage-unavailable with
     Retry-After (never a 500, never a fake answer from memory) and /readyz names the backend; back:
     the same server answers again, and the transcript holds exactly the acknowledged turns."""
-    from urllib.parse import urlsplit
+    from bot.storage.postgres import PostgresStore
 
     postgres_url = request.getfixturevalue("postgres_url")
     redis_url = request.getfixturevalue("redis_url") if lost == "Redis" else None
-    url = redis_url or postgres_url
-    where = urlsplit(url)
-    cable = Cable((where.hostname or "127.0.0.1", where.port or 5432))
-    through = url.replace(f":{where.port}/", f":{cable.port}/")
+    agent = hire(PostgresStore(postgres_url))
+    wire, through = cable(redis_url or postgres_url)
     monkeypatch.setenv("BOT_STORAGE_URL", postgres_url if redis_url else through)
     if redis_url:
         monkeypatch.setenv("BOT_SESSIONS_URL", through)
     with TestClient(create_app(shop / "config.yaml")) as client:
         assert "invoice" == chat(client, "能开发票吗", session="down")["intent"]
-        cable.cut()
+        wire.cut()
         gone = client.post("/v1/chat", json={"session_id": "down", "message": "什么时候发货"})
         assert (503, "storage-unavailable", "1") == (
             gone.status_code,
@@ -344,7 +305,7 @@ def test_a_lost_database_is_a_503_and_the_server_recovers_by_itself(
         )
         ready = client.get("/readyz")
         assert 503 == ready.status_code and lost in ready.text
-        cable.mend()
+        wire.mend()
         statuses, deadline = [], time.monotonic() + 30  # the pools reconnect with backoff
         while time.monotonic() < deadline:
             back = client.post("/v1/chat", json={"session_id": "down", "message": "什么时候发货"})
@@ -355,5 +316,144 @@ def test_a_lost_database_is_a_503_and_the_server_recovers_by_itself(
         assert 200 == statuses[-1] and set(statuses) <= {200, 503}, statuses
         assert ("answer", "shipping_time") == (back.json()["action"], back.json()["intent"])
         assert ["能开发票吗", "什么时候发货"] == [
-            t["message"] for t in client.get("/v1/sessions/down").json()["turns"]
+            t["message"] for t in client.get("/v1/sessions/down", headers=agent).json()["turns"]
         ]
+
+
+def test_a_message_sent_again_with_its_id_gets_the_same_reply_and_is_stored_once(client: TestClient) -> None:
+    """A client whose reply was lost sends the message again with the same message_id: it gets the
+    reply already given (replayed), the transcript keeps one turn, and a handoff is not opened twice."""
+    first = chat(client, "我要转人工", session="retry", message_id="m-1")
+    again = chat(client, "我要转人工", session="retry", message_id="m-1")
+    assert (False, True) == (first["replayed"], again["replayed"])
+    assert {k: first[k] for k in ("turn_id", "reply", "action", "intent", "handoff")} == {
+        k: again[k] for k in ("turn_id", "reply", "action", "intent", "handoff")
+    }
+    assert first["handoff"] is not None
+    turns = client.get("/v1/sessions/retry").json()["turns"]
+    assert [("我要转人工", "m-1")] == [(t["message"], t["message_id"]) for t in turns]
+    assert 1 == len(client.get("/v1/handoffs").json()["items"])
+    chat(client, "还有人吗", session="retry", message_id="m-2")
+    assert 2 == len(client.get("/v1/sessions/retry").json()["turns"])
+
+
+@pytest.mark.parametrize("message_id", ["", "含中文", "a b", "x" * 129])
+def test_a_message_id_that_is_not_printable_ascii_is_refused(client: TestClient, message_id: str) -> None:
+    response = client.post("/v1/chat", json={"session_id": "s", "message": "在吗", "message_id": message_id})
+    assert 422 == response.status_code and "message_id" in response.text
+
+
+def handed_off(client: TestClient, session: str, message: str = "我要转人工") -> int:
+    return int(chat(client, message, session=session)["handoff"]["ticket_id"])
+
+
+def code_of(response: Any) -> tuple[int, str]:
+    return response.status_code, response.json().get("error", {}).get("code", "")
+
+
+def test_two_agents_race_for_one_ticket_and_only_one_wins(client: Client) -> None:
+    """The second claim answers 409 with who has it; the winner claiming again changes nothing."""
+    ticket = handed_off(client, "race")
+    wang = client.hire("小王")
+    assert 200 == client.post(f"/v1/handoffs/{ticket}/claim").status_code
+    lost = client.post(f"/v1/handoffs/{ticket}/claim", headers=wang)
+    assert (409, "ticket-conflict") == code_of(lost)
+    assert {"status": "claimed", "claimed_by": "小美"} == lost.json()["error"]["details"]
+    assert "小美" in lost.json()["error"]["message_zh"]
+    again = client.post(f"/v1/handoffs/{ticket}/claim")
+    assert (200, "小美") == (again.status_code, again.json()["claimed_by"])
+
+
+def test_the_agent_who_holds_a_ticket_writes_to_the_buyer_and_it_is_in_the_transcript(client: Client) -> None:
+    ticket = handed_off(client, "talk")
+    wang = client.hire("小王")
+    assert (409, "ticket-conflict") == code_of(client.post(f"/v1/handoffs/{ticket}/messages", json={"text": "在的"}))
+    client.post(f"/v1/handoffs/{ticket}/claim")
+    assert (409, "ticket-conflict") == code_of(
+        client.post(f"/v1/handoffs/{ticket}/messages", json={"text": "我来"}, headers=wang)
+    )  # only the holder writes
+    sent = client.post(f"/v1/handoffs/{ticket}/messages", json={"text": "亲，已经帮您补发了"})
+    assert (200, "小美", 2) == (sent.status_code, sent.json()["agent"], sent.json()["turn"])
+    assert "human" == chat(client, "好的谢谢", session="talk")["action"]  # still with the person
+    turns = client.get("/v1/sessions/talk").json()["turns"]
+    assert [("我要转人工", None), ("", "小美"), ("好的谢谢", None)] == [(t["message"], t["agent"]) for t in turns]
+    assert ("agent", "亲，已经帮您补发了") == (turns[1]["action"], turns[1]["reply"])
+    assert 422 == client.post(f"/v1/handoffs/{ticket}/messages", json={"text": ""}).status_code
+
+
+def test_transfer_release_and_close_follow_the_state_machine(client: Client) -> None:
+    ticket = handed_off(client, "life")
+    wang = client.hire("小王")
+    client.post(f"/v1/handoffs/{ticket}/claim")
+    assert (404, "unknown-agent") == code_of(client.post(f"/v1/handoffs/{ticket}/transfer", json={"to": "nobody"}))
+    moved = client.post(f"/v1/handoffs/{ticket}/transfer", json={"to": "小王", "note": "要换货"}).json()
+    assert ("claimed", "小王", "要换货") == (moved["status"], moved["claimed_by"], moved["note"])
+    assert (409, "ticket-conflict") == code_of(client.post(f"/v1/handoffs/{ticket}/release"))  # no longer hers
+    released = client.post(f"/v1/handoffs/{ticket}/release", headers=wang).json()
+    assert ("open", None) == (released["status"], released["claimed_by"])
+    closed = client.post(f"/v1/handoffs/{ticket}/close", json={"note": "已解决"}).json()
+    assert ("closed", "已解决") == (closed["status"], closed["note"])
+    again = client.post(f"/v1/handoffs/{ticket}/close", json={"note": "别的"})
+    assert (200, "已解决") == (again.status_code, again.json()["note"])  # idempotent, the note kept
+    assert (409, "ticket-conflict") == code_of(client.post(f"/v1/handoffs/{ticket}/messages", json={"text": "hi"}))
+    assert "answer" == chat(client, "能开发票吗", session="life")["action"]
+
+
+def test_a_ticket_held_by_another_is_closed_only_by_its_holder_or_an_admin(client: Client) -> None:
+    ticket = handed_off(client, "boss")
+    client.post(f"/v1/handoffs/{ticket}/claim", headers=client.hire("小王"))
+    assert (409, "ticket-conflict") == code_of(client.post(f"/v1/handoffs/{ticket}/close"))
+    assert "closed" == client.post(f"/v1/handoffs/{ticket}/close", headers=client.admin).json()["status"]
+
+
+def test_the_queue_pages_filters_and_gives_times_with_their_zone(client: Client, clock: Clock) -> None:
+    for n in range(5):
+        handed_off(client, f"q{n}")
+        clock.now += 60
+    handed_off(client, "angry", "再不处理就投诉你们!!!")
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = client.get("/v1/handoffs", params={"limit": 2, **({"cursor": cursor} if cursor else {})}).json()
+        seen += [t["session_id"] for t in page["items"]]
+        pages, cursor = pages + 1, page["next_cursor"]
+        if cursor is None:
+            break
+    assert (3, ["angry", "q0", "q1", "q2", "q3", "q4"]) == (pages, seen)
+    high = client.get("/v1/handoffs", params={"priority": "high"}).json()["items"]
+    assert ["angry"] == [t["session_id"] for t in high]
+    client.post(f"/v1/handoffs/{high[0]['id']}/claim")
+    mine = client.get("/v1/handoffs", params={"agent": "小美"}).json()["items"]
+    assert ["angry"] == [t["session_id"] for t in mine]
+    one = client.get(f"/v1/handoffs/{high[0]['id']}").json()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00", one["created_at"])
+    assert re.fullmatch(r".*\+08:00", one["claimed_at"]) and one["waited_seconds"] >= 0
+
+
+def test_a_buyer_reads_only_their_own_conversation_and_nobody_reads_without_a_token(client: Client) -> None:
+    mine = chat(client, "在吗", session="buyer-a")
+    chat(client, "在吗", session="buyer-b")
+    anonymous = TestClient(client.app)
+    own = anonymous.get("/v1/sessions/buyer-a", params={"token": mine["session_token"]})
+    assert (200, ["在吗"]) == (own.status_code, [t["message"] for t in own.json()["turns"]])
+    assert (401, "unauthorized") == code_of(anonymous.get("/v1/sessions/buyer-b", params={"token": mine["session_token"]}))
+    assert (401, "unauthorized") == code_of(anonymous.get("/v1/sessions/buyer-b"))
+    for route in ("/v1/handoffs", "/v1/handoffs/1"):
+        assert (401, "unauthorized") == code_of(anonymous.get(route))
+    assert (401, "unauthorized") == code_of(anonymous.post("/v1/handoffs/1/claim"))
+
+
+def test_a_revoked_token_stops_working_at_once(client: Client, shop: Path) -> None:
+    from bot.service import Blocking
+
+    token = client.hire("临时工")
+    assert 200 == client.get("/v1/handoffs", headers=token).status_code
+    assert Blocking.run(SQLiteStore(shop / "data" / "bot.db").revoke_agent("临时工", 1.0))
+    assert (401, "unauthorized") == code_of(client.get("/v1/handoffs", headers=token))
+
+
+def test_an_order_number_left_while_waiting_is_put_on_the_ticket(client: Client) -> None:
+    ticket = handed_off(client, "order")
+    chat(client, "我的电话13812345678 订单号是 2024051233871234", session="order")
+    chat(client, "还有一个单 2024051233879999", session="order")
+    got = client.get(f"/v1/handoffs/{ticket}").json()
+    assert "2024051233871234" == got["order_number"]  # the first one given, not a phone number

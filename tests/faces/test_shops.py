@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -26,7 +27,6 @@ def server(shop: Path, mini: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     own = (shop / "config.yaml").read_text(encoding="utf-8")
     listed = "shops:\n  - {id: tea, folder: ../tea}\n  - {id: broken, folder: ../broken}\n"
     (shop / "config.yaml").write_text(own.replace("shops: []", listed), encoding="utf-8")
-    monkeypatch.setenv("BOT_ADMIN_TOKEN", "s3cret")
     return shop
 
 
@@ -53,22 +53,25 @@ def test_an_unknown_shop_is_a_404_in_the_one_error_shape(server: Path) -> None:
     assert 404 == client.get("/v1/intents", params={"shop_id": "nope"}).status_code
 
 
-def test_one_session_id_in_two_shops_is_two_conversations(server: Path) -> None:
+def test_one_session_id_in_two_shops_is_two_conversations(server: Path, hire: Any) -> None:
     """A handoff in the tea shop holds its buyer there only; each shop's queue shows its own tickets."""
-    client = TestClient(create_app(server / "config.yaml", MemoryStore()))
+    storage = MemoryStore()
+    client = TestClient(create_app(server / "config.yaml", storage), headers=hire(storage))
     assert "handoff" == chat(client, "我要转人工", session="same", shop_id="tea")[1]["action"]
     answered = chat(client, "能开发票吗", session="same")[1]
     assert ("answer", "invoice") == (answered["action"], answered["intent"])
     assert "human" == chat(client, "在吗", session="same", shop_id="tea")[1]["action"]
-    assert [] == client.get("/v1/handoffs").json()
-    assert ["same"] == [t["session_id"] for t in client.get("/v1/handoffs", params={"shop_id": "tea"}).json()]
+    assert [] == client.get("/v1/handoffs").json()["items"]
+    tea = client.get("/v1/handoffs", params={"shop_id": "tea"}).json()["items"]
+    assert ["same"] == [t["session_id"] for t in tea]
     transcript = client.get("/v1/sessions/same", params={"shop_id": "tea"}).json()
     assert ["我要转人工", "在吗"] == [t["message"] for t in transcript["turns"]]
 
 
-def test_a_broken_shop_never_stops_the_others_and_serves_after_a_good_reload(server: Path) -> None:
+def test_a_broken_shop_never_stops_the_others_and_serves_after_a_good_reload(server: Path, hire: Any) -> None:
     """A listed shop whose files are broken answers 503; the others serve; fixed and reloaded, it answers."""
-    client = TestClient(create_app(server / "config.yaml", MemoryStore()))
+    storage = MemoryStore()
+    client = TestClient(create_app(server / "config.yaml", storage))
     status, body = chat(client, "在吗", shop_id="broken")
     assert (503, "shop-unavailable") == (status, body["error"]["code"])
     assert 200 == chat(client, "在吗", shop_id="tea")[0]
@@ -76,7 +79,7 @@ def test_a_broken_shop_never_stops_the_others_and_serves_after_a_good_reload(ser
     assert {"default": "ready", "tea": "ready", "broken": "unavailable"} == {
         k: v["status"] for k, v in ready["shops"].items()
     }
-    admin = {"Authorization": "Bearer s3cret"}
+    admin = hire(storage, "店长", admin=True)
     refused = client.post("/v1/admin/reload", params={"shop_id": "broken"}, headers=admin)
     assert (422, "shop-invalid") == (refused.status_code, refused.json()["error"]["code"])
     shutil.copy(
@@ -88,14 +91,15 @@ def test_a_broken_shop_never_stops_the_others_and_serves_after_a_good_reload(ser
     assert 200 == chat(client, "在吗", shop_id="broken")[0]
 
 
-def test_a_shop_reloads_on_its_own(server: Path) -> None:
+def test_a_shop_reloads_on_its_own(server: Path, hire: Any) -> None:
     """Reloading the tea shop swaps only it: the default shop keeps the engine it had."""
-    client = TestClient(create_app(server / "config.yaml", MemoryStore()))
+    storage = MemoryStore()
+    client = TestClient(create_app(server / "config.yaml", storage))
     before = client.get("/readyz").json()["shops"]
     tea = server.parent / "tea" / "intents" / "greeting.yaml"
     tea.write_text(tea.read_text(encoding="utf-8") + "  哈喽: 0.85\n", encoding="utf-8")
     reloaded = client.post(
-        "/v1/admin/reload", params={"shop_id": "tea"}, headers={"Authorization": "Bearer s3cret"}
+        "/v1/admin/reload", params={"shop_id": "tea"}, headers=hire(storage, "店长", admin=True)
     )
     assert 200 == reloaded.status_code
     after = client.get("/readyz").json()["shops"]

@@ -12,7 +12,7 @@ import pytest
 
 from bot.model import Action, HandoffReason, Session, Ticket, TicketStatus, TurnRecord
 from bot.service import Blocking
-from bot.storage import Storage, TicketClosed, TurnConflict, TurnWrite, UnknownTicket, postgres
+from bot.storage import Storage, TicketMove, TicketMoved, TurnConflict, TurnWrite, UnknownTicket, postgres
 from bot.storage.memory import MemoryStore
 from bot.storage.rediscache import RedisFront
 from bot.storage.sqlite import SQLiteStore
@@ -92,26 +92,41 @@ def test_shops_keep_their_own_sessions_transcripts_and_tickets(store: Storage) -
     assert [] == run(store.tickets("default"))
     assert run(store.ticket("default", written.ticket_id or 0)) is None
     with pytest.raises(UnknownTicket):
-        run(store.claim("default", written.ticket_id or 0, "小美", 2.0))
+        run(store.move_ticket("default", written.ticket_id or 0, claim("小美", 2.0)))
     assert [written.ticket_id] == [t.id for t in run(store.tickets("tea"))]
 
 
-def test_queue_order_claim_and_close(store: Storage) -> None:
-    """High priority first, then oldest; a closed ticket cannot be claimed; an unknown one is named."""
+def claim(agent: str, at: float, held_by: str | None = None) -> TicketMove:
+    return TicketMove(from_statuses=frozenset({TicketStatus.OPEN}), status=TicketStatus.CLAIMED, claimed_by=agent,
+                      claimed_at=at, keep_note=True)  # fmt: skip
+
+
+def test_queue_order_and_every_move_is_compare_and_set(store: Storage) -> None:
+    """High priority first, then oldest; a move applies only from where it starts (a second claim
+    loses and is told where the ticket is); a close keeps who had it; an unknown ticket is named."""
     first = run(store.record(TurnWrite(turn=turn("a", 1), session=Session(key="a", turns=1),
-                                       ticket=ticket("a", "normal", at=1.0)))).ticket_id  # fmt: skip
+                                       ticket=ticket("a", "normal", at=1.0)))).ticket_id or 0  # fmt: skip
     second = run(store.record(TurnWrite(turn=turn("b", 1), session=Session(key="b", turns=1),
                                         ticket=ticket("b", "high", at=2.0)))).ticket_id  # fmt: skip
     assert [second, first] == [t.id for t in run(store.tickets("default"))]
-    claimed = run(store.claim("default", first or 0, "小美", 3.0))
-    assert (TicketStatus.CLAIMED, "小美") == (claimed.status, claimed.claimed_by)
+    claimed = run(store.move_ticket("default", first, claim("小美", 3.0)))
+    assert (TicketStatus.CLAIMED, "小美", 3.0) == (claimed.status, claimed.claimed_by, claimed.claimed_at)
+    with pytest.raises(TicketMoved) as lost:
+        run(store.move_ticket("default", first, claim("小王", 3.5)))
+    assert ("小美", TicketStatus.CLAIMED) == (lost.value.ticket.claimed_by, lost.value.ticket.status)
     assert [second] == [t.id for t in run(store.tickets("default", TicketStatus.OPEN))]
-    run(store.close("default", first or 0, 4.0, "已退款"))
+    not_hers = TicketMove(from_statuses=frozenset({TicketStatus.CLAIMED}), held_by="小王", status=TicketStatus.OPEN)
+    with pytest.raises(TicketMoved):
+        run(store.move_ticket("default", first, not_hers))
+    close = TicketMove(from_statuses=frozenset({TicketStatus.OPEN, TicketStatus.CLAIMED}), status=TicketStatus.CLOSED,
+                       claimed_by="小美", claimed_at=3.0, closed_at=4.0, note="已退款")  # fmt: skip
+    closed = run(store.move_ticket("default", first, close))
+    assert ("小美", 4.0, "已退款") == (closed.claimed_by, closed.closed_at, closed.note)
     assert run(store.open_ticket("default", "a")) is None
-    with pytest.raises(TicketClosed):
-        run(store.claim("default", first or 0, "x", 5.0))
+    with pytest.raises(TicketMoved):
+        run(store.move_ticket("default", first, claim("x", 5.0)))
     with pytest.raises(UnknownTicket):
-        run(store.close("default", 999, 5.0))
+        run(store.move_ticket("default", 999, close))
 
 
 def test_sqlite_data_outlives_the_store_object(tmp_path: Path) -> None:
@@ -154,6 +169,45 @@ def test_processes_sharing_a_database_read_the_session_another_moved_on(tmp_path
     assert 1 == run(one.session("default", "s")).turns  # type: ignore[union-attr]
     run(other.record(write("s", 2, misses=4)))
     assert (2, 4) == (run(one.session("default", "s")).turns, run(one.session("default", "s")).misses)  # type: ignore[union-attr]
+
+
+def test_a_message_id_is_stored_once_and_found_again(store: Storage) -> None:
+    """The caller's id of a message finds the turn it was answered in; a second turn with the same
+    id in the same session is refused whole; the same id in another session is another message."""
+    import dataclasses
+
+    def with_id(session: str, n: int, message_id: str | None) -> TurnWrite:
+        plain = write(session, n, f"第{n}句")
+        return dataclasses.replace(plain, turn=dataclasses.replace(plain.turn, message_id=message_id))
+
+    run(store.record(with_id("s", 1, "m-1")))
+    run(store.record(with_id("s", 2, None)))
+    run(store.record(with_id("s", 3, None)))  # turns without an id never clash
+    with pytest.raises(TurnConflict):
+        run(store.record(with_id("s", 4, "m-1")))
+    run(store.record(with_id("t", 1, "m-1")))
+    found = run(store.answered("default", "s", "m-1"))
+    assert found is not None and (1, "第1句", "m-1") == (found.turn, found.message, found.message_id)
+    assert run(store.answered("default", "s", "m-2")) is None
+    assert [1, 2, 3] == [t.turn for t in run(store.transcript("default", "s"))]
+
+
+def test_a_file_of_version_2_gains_message_ids_and_keeps_its_turns(tmp_path: Path) -> None:
+    """A database written before message ids opens with its turns, and takes ids from then on."""
+    path = tmp_path / "v2.db"
+    run(SQLiteStore(path).record(write("s", 1, "旧的")))
+    db = sqlite3.connect(path)
+    db.executescript(
+        "DROP INDEX turns_by_message; ALTER TABLE turns DROP COLUMN message_id; PRAGMA user_version = 2;"
+    )
+    db.close()
+    store = SQLiteStore(path)
+    assert ["旧的"] == [t.message for t in run(store.transcript("default", "s"))]
+    import dataclasses
+
+    second = write("s", 2, "新的")
+    run(store.record(dataclasses.replace(second, turn=dataclasses.replace(second.turn, message_id="m"))))
+    assert "新的" == run(store.answered("default", "s", "m")).message  # type: ignore[union-attr]
 
 
 def test_a_file_of_the_version_before_shops_keeps_everything_under_the_default_shop(tmp_path: Path) -> None:
@@ -234,10 +288,10 @@ def test_a_postgres_database_behind_the_code_refuses_to_open_until_upgraded(post
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as db:
-        db.execute("DROP TABLE bot_schema, sessions, turns, tickets")
+        db.execute(f"DROP TABLE {', '.join(postgres.TABLES)}")
     with pytest.raises(postgres.SchemaBehind, match="bot db upgrade"):
         run(postgres.PostgresStore(url).session("default", "s"))
-    assert ["001_init.sql"] == run(postgres.upgrade(url))
+    assert [name for _, name, _ in postgres.migrations()] == run(postgres.upgrade(url))
     assert [] == run(postgres.upgrade(url))  # a second upgrade has nothing to do
     upgraded = postgres.PostgresStore(url)
     assert run(upgraded.session("default", "s")) is None

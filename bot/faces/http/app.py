@@ -9,7 +9,6 @@ FastAPI's per-request machinery. Every error has one JSON shape (`errors`).
 from __future__ import annotations
 
 import contextlib
-import hmac
 import json
 import logging
 import os
@@ -18,39 +17,58 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import FastAPI, Header, Query, Request
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
+from bot.credentials import SessionTokens
+from bot.desk import Desk
 from bot.faces.http import errors
 from bot.faces.http.asgi import Bounded, HotRoute, Metrics, TickBufferedHandler
+from bot.faces.http.auth import Admin, Bearer, Me, current_agent, signing_secret
 from bot.faces.http.bodies import (
+    AgentTurnOut,
     CandidateOut,
     ChatRequest,
     ChatResponse,
-    ClaimRequest,
     CloseRequest,
     HandoffOut,
+    MessageRequest,
     OptionOut,
     PartOut,
     TicketOut,
+    TicketPage,
+    TransferRequest,
     TurnOut,
 )
 from bot.faces.http.errors import ApiError
-from bot.model import DEFAULT_SHOP, Ticket, TicketStatus, TurnRecord
+from bot.faces.http.events import for_agents, for_buyer, stream
+from bot.model import DEFAULT_SHOP, Priority, Ticket, TicketStatus, TurnRecord
 from bot.problems import HTTP_STATUS_ZH, Problem
 from bot.service import Conversations, storage_of
 from bot.shops import Shops, settle
+from bot.stages import hours
 from bot.storage import Storage
 
 log = logging.getLogger("bot.turns")
 
 ShopQuery = Annotated[
     str, Query(alias="shop_id", max_length=128, description="the shop (default: the server's own)")
+]
+TicketId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="the ticket's id")]
+LastEventId = Annotated[
+    str | None, Header(alias="Last-Event-ID", max_length=64, description="the id of the last event seen")
+]
+SinceQuery = Annotated[
+    str | None, Query(max_length=64, description="as Last-Event-ID, for a first connection that has one")
+]
+SessionTokenQuery = Annotated[
+    str | None, Query(max_length=64, description="the buyer's session_token (from their chat replies)")
 ]
 
 
@@ -72,7 +90,6 @@ def create_app(
     conversations = Conversations(shops, storage, clock)
     metrics = Metrics()
     cap = server.max_message_chars
-    token_env = server.admin_token_env
     watchers = shops.watchers() if (server.watch if watch is None else watch) else []
 
     @contextlib.asynccontextmanager
@@ -91,6 +108,7 @@ def create_app(
         summary="Auto-responder for Chinese online shops: chat, handoff queue, transcripts.",
         version="0.1.0",
     )
+    app.state.storage = storage  # for the dependencies that look up who is asking (`auth`)
 
     async def failed(request: Request, exc: Exception) -> Response:
         return errors.failure(exc)
@@ -110,13 +128,8 @@ def create_app(
         what = HTTP_STATUS_ZH.get(exc.status_code, str(exc.detail))
         return errors.response("http-error", status=exc.status_code, what=what, detail=exc.detail)
 
-    def admin(authorization: Annotated[str | None, Header()] = None) -> None:
-        expected = os.environ.get(token_env)
-        if not expected:
-            raise ApiError("admin-disabled", env=token_env)
-        given = (authorization or "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), expected.encode()):
-            raise ApiError("unauthorized")
+    desk = Desk(conversations)
+    sessions = SessionTokens(signing_secret(settings.root))
 
     async def answer(body: ChatRequest) -> str:
         """One buyer message → the ChatResponse JSON; the turn is stored before this returns."""
@@ -129,10 +142,13 @@ def create_app(
         started = time.perf_counter()
         shop = body.shop_id or DEFAULT_SHOP
         context = body.context.flat() if body.context else {}
-        result = await conversations.turn(body.session_id, body.message, body.buyer_id, shop, context)
+        result = await conversations.turn(
+            body.session_id, body.message, body.buyer_id, shop, context, body.message_id
+        )
         reply = result.reply
-        metrics.replies.labels(shop, reply.action.value, reply.intent or "-").inc()
-        if result.ticket is not None:
+        if not result.replayed:
+            metrics.replies.labels(shop, reply.action.value, reply.intent or "-").inc()
+        if result.ticket is not None and not result.replayed:
             metrics.handoffs.labels(shop, result.ticket.reason.value).inc()
         log.info(
             json.dumps(
@@ -180,6 +196,8 @@ def create_app(
             )
             if result.ticket
             else None,
+            replayed=result.replayed,
+            session_token=sessions.sign(shop, body.session_id),
         )
         return out.model_dump_json()
 
@@ -190,8 +208,16 @@ def create_app(
         return Response(await answer(body), media_type="application/json")
 
     @app.get("/v1/sessions/{session_id}", tags=["chat"])
-    async def session(session_id: str, shop: ShopQuery = DEFAULT_SHOP) -> dict[str, Any]:
-        """The transcript of a session, oldest turn first."""
+    async def session(
+        session_id: str,
+        request: Request,
+        credentials: Bearer,
+        token: SessionTokenQuery = None,
+        shop: ShopQuery = DEFAULT_SHOP,
+    ) -> dict[str, Any]:
+        """The transcript of a session, oldest turn first: for an agent, or for the buyer with the
+        `session_token` their chat replies carry."""
+        await reader(request, credentials, token, shop, session_id)
         turns = await storage.transcript(shop, session_id)
         if not turns:
             raise ApiError("unknown-session", session=session_id)
@@ -200,30 +226,125 @@ def create_app(
             "session_id": session_id,
             "shop_id": shop,
             "held_by_person": held is not None,
-            "turns": [_turn(t).model_dump() for t in turns],
+            "turns": [turn_out(t).model_dump() for t in turns],
         }
 
-    async def with_transcript(ticket: Ticket) -> TicketOut:
-        return _ticket(ticket, await storage.transcript(ticket.shop, ticket.session_id))
+    async def reader(request: Request, credentials: Any, token: str | None, shop: str, session_id: str) -> None:
+        """An agent, or the buyer of this very session; anyone else is refused."""
+        if token is not None and sessions.valid(token, shop, session_id):
+            return
+        await current_agent(request, credentials)
 
-    @app.get("/v1/handoffs", response_model=list[TicketOut], tags=["handoffs"])
+    def when(shop: str, at: float | None) -> str | None:
+        if at is None:
+            return None
+        return hours.local(at, shops(shop).shop.settings.service).isoformat(timespec="seconds")
+
+    def turn_out(t: TurnRecord) -> TurnOut:
+        return TurnOut(turn=t.turn, at=when(t.shop, t.at) or "", message=t.message, reply=t.reply,
+                       action=t.action.value, intent=t.intent, topic=t.topic, confidence=t.confidence,
+                       reason=t.reason.value if t.reason else None, message_id=t.message_id, agent=t.agent)  # fmt: skip
+
+    async def ticket_out(t: Ticket) -> TicketOut:
+        transcript = await storage.transcript(t.shop, t.session_id)
+        answered = t.claimed_at or t.closed_at or clock()
+        return TicketOut(
+            id=t.id or 0, session_id=t.session_id, buyer_id=t.buyer_id, reason=t.reason.value,
+            priority=t.priority, status=t.status.value, created_at=when(t.shop, t.created_at) or "",
+            waited_seconds=round(max(0.0, answered - t.created_at), 1), claimed_by=t.claimed_by,
+            claimed_at=when(t.shop, t.claimed_at), closed_at=when(t.shop, t.closed_at), note=t.note,
+            left_messages=list(t.left_messages), questions=list(t.questions), order_number=t.order_number,
+            transcript=[turn_out(x) for x in transcript],
+        )  # fmt: skip
+
+    @app.get("/v1/handoffs", response_model=TicketPage, tags=["handoffs"])
     async def handoffs(
-        status: Annotated[TicketStatus | None, Query()] = None, shop: ShopQuery = DEFAULT_SHOP
-    ) -> list[TicketOut]:
-        """A shop's handoff queue: high priority first, then oldest first, each with its transcript."""
-        return [await with_transcript(t) for t in await storage.tickets(shop, status)]
+        _: Me,
+        status: Annotated[TicketStatus | None, Query()] = None,
+        agent_name: Annotated[str | None, Query(alias="agent", max_length=64)] = None,
+        priority: Annotated[Priority | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        cursor: Annotated[str | None, Query(max_length=32)] = None,
+        shop: ShopQuery = DEFAULT_SHOP,
+    ) -> TicketPage:
+        """A shop's handoff queue, a page at a time: angry buyers (high priority) first, then the
+        longest wait; each ticket with its transcript."""
+        found = [t for t in await storage.tickets(shop, status)
+                 if (agent_name is None or t.claimed_by == agent_name) and (priority is None or t.priority == priority)]  # fmt: skip
+        start = _offset(cursor)
+        page = found[start : start + limit]
+        more = start + limit < len(found)
+        return TicketPage(items=[await ticket_out(t) for t in page], next_cursor=str(start + limit) if more else None)
+
+    @app.get("/v1/handoffs/{ticket_id}", response_model=TicketOut, tags=["handoffs"])
+    async def handoff(ticket_id: TicketId, _: Me, shop: ShopQuery = DEFAULT_SHOP) -> TicketOut:
+        ticket = await storage.ticket(shop, ticket_id)
+        if ticket is None:
+            raise ApiError("unknown-ticket", ticket=ticket_id)
+        return await ticket_out(ticket)
 
     @app.post("/v1/handoffs/{ticket_id}/claim", response_model=TicketOut, tags=["handoffs"])
-    async def claim(ticket_id: int, body: ClaimRequest, shop: ShopQuery = DEFAULT_SHOP) -> TicketOut:
-        return await with_transcript(await conversations.claim(shop, ticket_id, body.agent))
+    async def claim(ticket_id: TicketId, me: Me, shop: ShopQuery = DEFAULT_SHOP) -> TicketOut:
+        """Take a waiting buyer (409 with the ticket's state if another agent was first)."""
+        return await ticket_out(await desk.claim(shop, ticket_id, me))
+
+    @app.post("/v1/handoffs/{ticket_id}/transfer", response_model=TicketOut, tags=["handoffs"])
+    async def transfer(
+        ticket_id: TicketId, body: TransferRequest, me: Me, shop: ShopQuery = DEFAULT_SHOP
+    ) -> TicketOut:
+        """Hand a ticket you hold to another agent, with a note for them."""
+        return await ticket_out(await desk.transfer(shop, ticket_id, me, body.to, body.note))
+
+    @app.post("/v1/handoffs/{ticket_id}/release", response_model=TicketOut, tags=["handoffs"])
+    async def release(ticket_id: TicketId, me: Me, shop: ShopQuery = DEFAULT_SHOP) -> TicketOut:
+        """Put a ticket you hold back in the queue for another agent."""
+        return await ticket_out(await desk.release(shop, ticket_id, me))
 
     @app.post("/v1/handoffs/{ticket_id}/close", response_model=TicketOut, tags=["handoffs"])
     async def close(
-        ticket_id: int, body: CloseRequest | None = None, shop: ShopQuery = DEFAULT_SHOP
+        ticket_id: TicketId,
+        me: Me,
+        body: CloseRequest | None = None,
+        shop: ShopQuery = DEFAULT_SHOP,
     ) -> TicketOut:
-        """Close a ticket: the bot answers the buyer again from the next message on."""
-        note = body.note if body else None
-        return await with_transcript(await conversations.close(shop, ticket_id, note))
+        """Close a ticket: the bot answers the buyer again from the next message on. Closing a
+        closed ticket changes nothing (its note is kept)."""
+        return await ticket_out(await desk.close(shop, ticket_id, me, body.note if body else None))
+
+    @app.post("/v1/handoffs/{ticket_id}/messages", response_model=AgentTurnOut, tags=["handoffs"])
+    async def message(
+        ticket_id: TicketId, body: MessageRequest, me: Me, shop: ShopQuery = DEFAULT_SHOP
+    ) -> AgentTurnOut:
+        """Write to the buyer of a ticket you hold: stored in the transcript as an agent's turn and
+        sent to the buyer's window (events)."""
+        turn = await desk.message(shop, ticket_id, me, body.text)
+        return AgentTurnOut(turn=turn.turn, at=when(shop, turn.at) or "", text=turn.reply, agent=me.name)
+
+    @app.get("/v1/events", tags=["events"], response_class=StreamingResponse)
+    async def agent_events(
+        _: Me,
+        last_event_id: LastEventId = None,
+        since: SinceQuery = None,
+        shop: Annotated[str | None, Query(alias="shop_id", max_length=128)] = None,
+    ) -> StreamingResponse:
+        """agent: Server-Sent Events of every shop (or `shop_id`'s): ticket opened, claimed, closed,
+        a buyer writing to a held conversation, an agent's message. Resumes after `Last-Event-ID`."""
+        return _events(storage.events.follow(shop, last_event_id or since), for_agents)
+
+    @app.get("/v1/sessions/{session_id}/events", tags=["events"], response_class=StreamingResponse)
+    async def buyer_events(
+        session_id: str,
+        request: Request,
+        credentials: Bearer,
+        token: SessionTokenQuery = None,
+        last_event_id: LastEventId = None,
+        since: SinceQuery = None,
+        shop: ShopQuery = DEFAULT_SHOP,
+    ) -> StreamingResponse:
+        """A buyer's window (with `?token=`, their session_token) or an agent: Server-Sent Events of
+        this conversation: an agent's messages and its handoff's state."""
+        await reader(request, credentials, token, shop, session_id)
+        return _events(storage.events.follow(shop, last_event_id or since), for_buyer(session_id))
 
     @app.get("/v1/intents", tags=["shop"])
     def intents(shop: ShopQuery = DEFAULT_SHOP) -> list[dict[str, Any]]:
@@ -270,8 +391,8 @@ def create_app(
     def prometheus() -> PlainTextResponse:
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.post("/v1/admin/reload", tags=["operations"], dependencies=[Depends(admin)])
-    def reload(shop: ShopQuery = DEFAULT_SHOP) -> Response:
+    @app.post("/v1/admin/reload", tags=["operations"])
+    def reload(_: Admin, shop: ShopQuery = DEFAULT_SHOP) -> Response:
         """Load a shop's intents, responses and config again; swap them in only if there is no error."""
         ok, problems = shops.reload(shop)
         if not ok:
@@ -297,37 +418,18 @@ def _problem(p: Problem) -> dict[str, str]:
             "message_en": p.message_en, "fix_en": p.fix_en}  # fmt: skip
 
 
-def _turn(t: TurnRecord) -> TurnOut:
-    return TurnOut(
-        turn=t.turn,
-        at=t.at,
-        message=t.message,
-        reply=t.reply,
-        action=t.action.value,
-        intent=t.intent,
-        topic=t.topic,
-        confidence=t.confidence,
-        reason=t.reason.value if t.reason else None,
-    )
+def _events(events: AsyncIterator[Any], shape: Any) -> StreamingResponse:
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # nginx: do not buffer a stream
+    return StreamingResponse(stream(events, shape), media_type="text/event-stream", headers=headers)
 
 
-def _ticket(t: Ticket, transcript: list[TurnRecord]) -> TicketOut:
-    return TicketOut(
-        id=t.id or 0,
-        session_id=t.session_id,
-        buyer_id=t.buyer_id,
-        reason=t.reason.value,
-        priority=t.priority,
-        status=t.status.value,
-        created_at=t.created_at,
-        claimed_by=t.claimed_by,
-        closed_at=t.closed_at,
-        note=t.note,
-        left_messages=list(t.left_messages),
-        questions=list(t.questions),
-        order_number=t.order_number,
-        transcript=[_turn(x) for x in transcript],
-    )
+def _offset(cursor: str | None) -> int:
+    """Where a page starts: the cursor the last page gave (a count of tickets), or the start."""
+    if cursor is None:
+        return 0
+    if not cursor.isdigit():
+        raise ApiError("bad-cursor")
+    return int(cursor)
 
 
 def log_turns() -> None:

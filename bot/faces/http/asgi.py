@@ -18,6 +18,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from bot.faces.http import errors
 
+# Event streams one worker keeps open at most (each is a connection and a listener).
+MAX_STREAMS = 512
+
 
 class Bounded:
     """ASGI middleware: at most `limit` requests in flight (more get 503 with Retry-After at once,
@@ -26,6 +29,7 @@ class Bounded:
     def __init__(self, app: Any, limit: int, max_body: int, metrics: Metrics | None = None) -> None:
         self.app, self.limit, self.max_body, self.metrics = app, limit, max_body, metrics
         self.in_flight = 0
+        self.streams = 0  # event streams: counted apart, so that open windows never starve chat
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -34,6 +38,17 @@ class Bounded:
         length = dict(scope.get("headers") or []).get(b"content-length", b"0")
         if not length.isdigit() or int(length) > self.max_body:
             await errors.send(send, "body-too-large")
+            return
+        streaming = scope.get("path", "").endswith("/events")  # open for as long as a window is
+        if streaming:
+            if self.streams >= MAX_STREAMS:
+                await errors.send(send, "overloaded")
+                return
+            self.streams += 1
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self.streams -= 1
             return
         if self.in_flight >= self.limit:
             await errors.send(send, "overloaded")

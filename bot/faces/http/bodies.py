@@ -19,6 +19,15 @@ class ChatRequest(_Body):
     message: str = Field(examples=["亲，啥时候发货呀？"])
     buyer_id: str | None = Field(default=None, max_length=128)
     shop_id: str | None = Field(default=None, max_length=128)
+    message_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        pattern=r"^[\x21-\x7e]+$",
+        description="your id of this message (printable ASCII): sent again after a lost reply, it gets "
+        "the reply already given (replayed: true) instead of a second turn",
+        examples=["msg-8f14e45f"],
+    )
     context: Context | None = Field(
         default=None,
         examples=[
@@ -82,11 +91,17 @@ class ChatResponse(BaseModel):
     follow_up: bool = Field(default=False, description="the message was read against the previous answer")
     kind: str = Field(default="text", description="text, or what the platform inserted: image, video, link…")
     handoff: HandoffOut | None = None
+    session_token: str = Field(
+        description="proves this conversation is the buyer's: pass it to read the transcript or its events"
+    )
+    replayed: bool = Field(
+        default=False, description="this message_id was answered before: the stored reply, not a new turn"
+    )
 
 
 class TurnOut(BaseModel):
     turn: int
-    at: float
+    at: str = Field(description="ISO 8601 with the shop's time zone", examples=["2026-12-01T10:00:00+08:00"])
     message: str
     reply: str
     action: str
@@ -94,6 +109,8 @@ class TurnOut(BaseModel):
     topic: str | None = None
     confidence: float
     reason: str | None
+    message_id: str | None = None
+    agent: str | None = Field(default=None, description="who wrote the reply, on an agent's turn (action agent)")
 
 
 class TicketOut(BaseModel):
@@ -102,10 +119,12 @@ class TicketOut(BaseModel):
     buyer_id: str | None
     reason: str
     priority: str
-    status: str
-    created_at: float
+    status: str = Field(description="open (waiting for a person) | claimed (with an agent) | closed (back to the bot)")
+    created_at: str = Field(description="ISO 8601 with the shop's time zone")
+    waited_seconds: float = Field(description="how long the buyer has waited for a person (until claimed or closed)")
     claimed_by: str | None
-    closed_at: float | None
+    claimed_at: str | None
+    closed_at: str | None
     note: str | None
     left_messages: list[str]
     questions: list[str] = Field(
@@ -115,8 +134,25 @@ class TicketOut(BaseModel):
     transcript: list[TurnOut]
 
 
-class ClaimRequest(_Body):
-    agent: str = Field(min_length=1, max_length=64, examples=["客服小美"])
+class TicketPage(BaseModel):
+    items: list[TicketOut]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last")
+
+
+class TransferRequest(_Body):
+    to: str = Field(min_length=1, max_length=64, description="the agent who takes over", examples=["客服小美"])
+    note: str | None = Field(default=None, max_length=2000, examples=["买家要换货，订单号在记录里"])
+
+
+class MessageRequest(_Body):
+    text: str = Field(min_length=1, max_length=2000, examples=["亲，已经帮您补发了，单号稍后发您~"])
+
+
+class AgentTurnOut(BaseModel):
+    turn: int
+    at: str
+    text: str
+    agent: str
 
 
 class CloseRequest(_Body):

@@ -12,9 +12,10 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.responses import Response
 
+from bot.desk import UnknownAgent
 from bot.problems import http_error
 from bot.shops import ShopUnavailable, UnknownShop
-from bot.storage import SessionBusy, StorageError, TicketClosed, TurnConflict, UnknownTicket
+from bot.storage import SessionBusy, StorageError, TicketMoved, TurnConflict, UnknownTicket
 
 # Codes whose answer asks the client to come back: 503s are momentary.
 _RETRY = {"overloaded", "turn-conflict", "session-busy", "storage-unavailable", "shop-unavailable"}
@@ -27,7 +28,7 @@ class ApiError(Exception):
 
 
 # What handlers may raise and `failure` translates (anything else is logged and answered 500).
-KNOWN: tuple[type[Exception], ...] = (ApiError, ValidationError, UnknownShop, ShopUnavailable, StorageError)
+KNOWN: tuple[type[Exception], ...] = (ApiError, ValidationError, UnknownShop, ShopUnavailable, StorageError, UnknownAgent)
 
 
 def body(
@@ -43,6 +44,8 @@ def body(
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
     if code in _RETRY:
         headers.append((b"retry-after", b"1"))
+    if code == "unauthorized":
+        headers.append((b"www-authenticate", b'Bearer realm="dianxiaoer"'))
     return status, data, headers
 
 
@@ -71,8 +74,17 @@ def failure(exc: Exception) -> Response:
         return response("shop-unavailable", shop=exc.shop)
     if isinstance(exc, UnknownTicket):
         return response("unknown-ticket", ticket=exc.args[0])
-    if isinstance(exc, TicketClosed):
-        return response("ticket-closed", ticket=exc.args[0])
+    if isinstance(exc, TicketMoved):
+        t = exc.ticket
+        state_zh = {"open": "等待接待", "claimed": "客服接待中", "closed": "已关闭"}[t.status.value]
+        move_zh = {"claim": "接待", "transfer": "转交", "release": "放回队列", "close": "关闭",
+                   "message": "发消息"}.get(exc.attempted, "这样操作")  # fmt: skip
+        who = f"（{t.claimed_by}）" if t.claimed_by and t.status.value == "claimed" else ""
+        return response("ticket-conflict", {"status": t.status.value, "claimed_by": t.claimed_by}, ticket=t.id,
+                        state=t.status.value, state_zh=state_zh, who=who, move_zh=move_zh, move=exc.attempted,
+                        who_en=f" by {t.claimed_by}" if who else "")  # fmt: skip
+    if isinstance(exc, UnknownAgent):
+        return response("unknown-agent", agent=exc.args[0])
     if isinstance(exc, TurnConflict):
         return response("turn-conflict")
     if isinstance(exc, SessionBusy):

@@ -16,7 +16,10 @@ import hashlib
 import hmac
 import secrets
 
+from bot.model import KeyKind
+
 AGENT_PREFIX = "dxe_agent_"
+KEY_PREFIX = {KeyKind.SERVER: "dxe_server_", KeyKind.WIDGET: "dxe_widget_"}
 
 
 def new_token(prefix: str = AGENT_PREFIX) -> str:
@@ -46,4 +49,4 @@ class SessionTokens:
         return token is not None and hmac.compare_digest(token.encode("utf-8"), expected)
 
 
-__all__ = ["AGENT_PREFIX", "SessionTokens", "new_token", "token_hash"]
+__all__ = ["AGENT_PREFIX", "KEY_PREFIX", "SessionTokens", "new_token", "token_hash"]

@@ -450,6 +450,22 @@ class Agent:
     revoked_at: float | None = None
 
 
+class KeyKind(enum.StrEnum):
+    SERVER = "server"  # the shop's own server: chats for any buyer of the shop
+    WIDGET = "widget"  # public, in a web page: chats only in the buyer's own conversation
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiKey:
+    """A key that lets a caller chat for one shop."""
+
+    shop: str
+    name: str
+    kind: KeyKind
+    created_at: float = 0.0
+    revoked_at: float | None = None
+
+
 class EventKind(enum.StrEnum):
     """What happened to a conversation that people on either end want to hear about at once."""
 

@@ -70,6 +70,8 @@ class Conversations:
         # Turns of one session are taken one at a time in this process; across processes the
         # storage's turn uniqueness and a retry do the same.
         self._gates: dict[tuple[str, str], _Gate] = {}
+        # Told of every event this process publishes, at once and without waiting (webhooks).
+        self.observers: list[Callable[[Event], None]] = []
 
     async def turn(
         self,
@@ -144,9 +146,12 @@ class Conversations:
         """The turn or the ticket's move is stored already: an event that cannot be sent is said in
         the log (no personal data) and the listeners catch up from the queue, but nothing fails."""
         try:
-            await self.storage.events.publish(event)
+            published = await self.storage.events.publish(event)
         except StorageError as exc:
             log.warning("event %s of ticket %s not sent: %s", event.kind.value, event.ticket_id, exc)
+            return
+        for observer in self.observers:
+            observer(published)
 
     @contextlib.asynccontextmanager
     async def _one_at_a_time(self, key: tuple[str, str]) -> AsyncIterator[None]:

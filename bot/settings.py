@@ -30,6 +30,14 @@ class ServiceSettings:
     close_minute: int
     days: frozenset[int]
     welcome: str
+    canned: tuple[str, ...] = ()  # 快捷短语: agents' ready replies
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookSettings:
+    url: str
+    secret_env: str  # the environment variable that holds the shared secret
+    events: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,3 +91,4 @@ class Settings:
     follow_up: FollowUpWeights
     placeholders: Mapping[str, str]  # what a chat platform inserts ([图片]) → the kind of message
     sound_alike: bool  # words typed by sound read as the shop's keywords (bot/stages/sounds.py)
+    webhooks: tuple[WebhookSettings, ...] = ()

@@ -265,7 +265,10 @@ def _answer_words(
 def _check_replies(settings: Settings, shown: str, defined: set[str]) -> list[Problem]:
     problems = []
     allowed = defined | REPLY_VARIABLES
-    for key, text in settings.replies.items():
+    texts = [(f"replies.{key}", text) for key, text in settings.replies.items()]
+    texts += [("service.welcome", settings.service.welcome)]
+    texts += [(f"service.canned[{i}]", text) for i, text in enumerate(settings.service.canned)]
+    for key, text in texts:
         names, bad = variables(text)
         where = Origin(file=shown)
         problems += [problem("unsafe-template", where, name=n) for n in bad]
@@ -275,7 +278,7 @@ def _check_replies(settings: Settings, shown: str, defined: set[str]) -> list[Pr
                 where,
                 name=n,
                 allowed=", ".join(sorted(allowed)),
-                hint=f"（replies.{key}）",
+                hint=f"（{key}）",
             )
             for n in names
             if n not in allowed

@@ -20,4 +20,7 @@ def variables(template: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         if field is None:
             continue
         (names if NAME.fullmatch(field) else bad).append(field)
+    rest = FIELD.sub("", template)  # what is left of a brace is one left open or never opened
+    for stray in re.finditer(r"[{}][^{}]{0,20}", rest):
+        bad.append(stray.group(0).strip("{}") + ("…" if stray.group(0)[0] == "{" else ""))
     return tuple(names), tuple(bad)

@@ -69,6 +69,13 @@ def _load(config: str) -> Bot:
     return Bot.from_config(path)
 
 
+def _storage(config: str) -> Any:
+    """The storage the shop at `config` names (storage.url, or $BOT_STORAGE_URL)."""
+    from bot.service import storage_of
+
+    return storage_of(_load(config).shop.settings)
+
+
 config_option = click.option(
     "--config",
     "-c",
@@ -151,11 +158,20 @@ def serve(host: str | None, port: int | None, workers: int, watch: bool, loop: s
     server = settings.server
     url = storage_url(settings)
     try:
-        Blocking.run(_check(storage_of(settings)))
+        keyed = Blocking.run(_check(storage_of(settings)))
     except Exception as exc:  # a bad URL, a file we cannot write, a database down or behind the code
         click.echo(f"存储打不开（the storage cannot be opened）：{exc}", err=True)
         raise SystemExit(1) from None
     host, port = host or server.host, port or server.port
+    if not keyed and host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(
+            f"还没有店铺密钥，谁都能调用聊天接口，所以只在本机 127.0.0.1 上服务，不用 {host}。"
+            "先运行 bot keys add 名字 生成密钥，再对外服务。\n"
+            f"No shop key yet, so anyone could chat: serving on 127.0.0.1 only, not {host}. "
+            "Run bot keys add NAME first to serve beyond this machine.",
+            err=True,
+        )
+        host = "127.0.0.1"
     click.echo(f"店小二 API: http://{host}:{port}/docs  (storage {shown(url)})")
     try:
         processes.serve(Path(config).resolve(), watch, host, port, workers, loop)
@@ -197,10 +213,12 @@ def upgrade(config: str) -> None:
     click.echo(f"数据库已是第 {postgres.LATEST} 版 (schema at version {postgres.LATEST})：{done}")
 
 
-async def _check(storage: Any) -> None:
-    """The storage can be written; its connections are let go of again (the workers open their own)."""
+async def _check(storage: Any) -> bool:
+    """The storage can be written (and whether any shop has a key); its connections are let go of
+    again (the workers open their own)."""
     try:
         await storage.ping()
+        return bool(await storage.keys())
     finally:
         await storage.disconnect()
 
@@ -218,7 +236,7 @@ def export_history(shop_id: str, since: str | None, output: Any, config: str) ->
     import datetime
 
     from bot.runners import archive
-    from bot.service import Blocking, storage_of
+    from bot.service import Blocking
 
     start = 0.0
     if since:
@@ -228,7 +246,7 @@ def export_history(shop_id: str, since: str | None, output: Any, config: str) ->
             raise click.ClickException(
                 f"--since 要写成 YYYY-MM-DD（write --since as YYYY-MM-DD）：{since}"
             ) from None
-    storage = storage_of(_load(config).shop.settings)
+    storage = _storage(config)
     history = Blocking.run(storage.history(shop_id, start))
     for line in archive.lines(history, shop_id, start):
         output.write(line + "\n")
@@ -244,13 +262,13 @@ def export_history(shop_id: str, since: str | None, output: Any, config: str) ->
 def import_history(source: Any, config: str) -> None:
     """Add an exported history to this storage; what it has already is skipped (safe to run twice)."""
     from bot.runners import archive
-    from bot.service import Blocking, storage_of
+    from bot.service import Blocking
 
     try:
         history = archive.read(source)
     except archive.BadHistory as exc:
         raise click.ClickException(str(exc)) from None
-    done = Blocking.run(storage_of(_load(config).shop.settings).restore(history))
+    done = Blocking.run(_storage(config).restore(history))
     click.echo(f"导入 {done.turns} 条对话、{done.tickets} 个工单、{done.sessions} 个会话，跳过已有的 {done.skipped} 条"
                f" (imported {done.turns} turns, {done.tickets} tickets, {done.sessions} sessions; {done.skipped} already there)")  # fmt: skip
 
@@ -271,13 +289,13 @@ def add_agent(name: str, admin: bool, config: str) -> None:
 
     from bot.credentials import new_token, token_hash
     from bot.model import Agent
-    from bot.service import Blocking, storage_of
+    from bot.service import Blocking
     from bot.storage import AgentExists
 
     if not name.strip() or len(name) > 64:
         raise click.ClickException("名字不能为空，最多 64 个字（the name must be 1-64 characters）")
     token = new_token()
-    storage = storage_of(_load(config).shop.settings)
+    storage = _storage(config)
     try:
         Blocking.run(storage.add_agent(Agent(name=name, admin=admin, created_at=time.time()), token_hash(token)))
     except AgentExists:
@@ -294,9 +312,9 @@ def add_agent(name: str, admin: bool, config: str) -> None:
 @friendly
 def list_agents(config: str) -> None:
     """The agents whose tokens work."""
-    from bot.service import Blocking, storage_of
+    from bot.service import Blocking
 
-    for agent in Blocking.run(storage_of(_load(config).shop.settings).agents()):
+    for agent in Blocking.run(_storage(config).agents()):
         click.echo(f"{agent.name}\t{'admin' if agent.admin else 'agent'}")
 
 
@@ -308,11 +326,70 @@ def revoke_agent(name: str, config: str) -> None:
     """Revoke an agent's token: it stops working at once, on every replica."""
     import time
 
-    from bot.service import Blocking, storage_of
+    from bot.service import Blocking
 
-    if not Blocking.run(storage_of(_load(config).shop.settings).revoke_agent(name, time.time())):
+    if not Blocking.run(_storage(config).revoke_agent(name, time.time())):
         raise click.ClickException(f"没有叫 {name} 的客服（no agent named {name}）")
     click.echo(f"{name} 的令牌已作废 (token of {name} revoked)")
+
+
+@main.group()
+def keys() -> None:
+    """Who may chat for a shop: its own server's key, or a public key for a web page's widget."""
+
+
+@keys.command(name="add")
+@click.argument("name")
+@click.option("--shop", "shop_id", default="default", show_default=True, help="The shop the key chats for.")
+@click.option("--widget", is_flag=True, help="A public key for a web page: only the buyer's own conversation.")
+@config_option
+@friendly
+def add_key(name: str, shop_id: str, widget: bool, config: str) -> None:
+    """Create a key and print it, once: only its hash is stored."""
+    import time
+
+    from bot.credentials import KEY_PREFIX, new_token, token_hash
+    from bot.model import ApiKey, KeyKind
+    from bot.service import Blocking
+    from bot.storage import KeyExists
+
+    kind = KeyKind.WIDGET if widget else KeyKind.SERVER
+    token = new_token(KEY_PREFIX[kind])
+    storage = _storage(config)
+    try:
+        Blocking.run(storage.add_key(ApiKey(shop=shop_id, name=name, kind=kind, created_at=time.time()), token_hash(token)))
+    except KeyExists:
+        raise click.ClickException(f"店铺 {shop_id} 已经有叫 {name} 的密钥了（the shop has a key named {name}）") from None
+    what = "网页聊天窗口的公开密钥 widget key" if widget else "店铺服务器的密钥 server key"
+    click.echo(f"{shop_id} 的{what}（只显示这一次 / shown once）：", err=True)
+    click.echo(token)
+
+
+@keys.command(name="list")
+@config_option
+@friendly
+def list_keys(config: str) -> None:
+    """The working keys of every shop."""
+    from bot.service import Blocking
+
+    for key in Blocking.run(_storage(config).keys()):
+        click.echo(f"{key.shop}\t{key.name}\t{key.kind.value}")
+
+
+@keys.command(name="revoke")
+@click.argument("name")
+@click.option("--shop", "shop_id", default="default", show_default=True)
+@config_option
+@friendly
+def revoke_key(name: str, shop_id: str, config: str) -> None:
+    """Revoke a shop's key: it stops working within a couple of seconds, on every replica."""
+    import time
+
+    from bot.service import Blocking
+
+    if not Blocking.run(_storage(config).revoke_key(shop_id, name, time.time())):
+        raise click.ClickException(f"店铺 {shop_id} 没有叫 {name} 的密钥（no key named {name}）")
+    click.echo(f"{shop_id} 的密钥 {name} 已作废 (key revoked)")
 
 
 @main.command()

@@ -9,7 +9,7 @@ from bot.loading import yamlfile
 from bot.loading.schema import DAYS, ConfigFile, validate
 from bot.model import Origin
 from bot.problems import LoadError, Problem, errors, problem
-from bot.settings import FollowUpWeights, ServerSettings, ServiceSettings, Settings, SizeBand
+from bot.settings import FollowUpWeights, ServerSettings, ServiceSettings, Settings, SizeBand, WebhookSettings
 
 
 def load_settings(path: Path) -> Settings:
@@ -86,9 +86,13 @@ def read_settings(path: Path) -> tuple[Settings | None, list[Problem]]:
             close_minute=_minutes(parsed.service.close),
             days=frozenset(DAYS.index(d) for d in parsed.service.days),
             welcome=parsed.service.welcome,
+            canned=tuple(parsed.service.canned),
         ),
         storage_url=parsed.storage.url,
         sessions_url=parsed.storage.sessions_url,
+        webhooks=tuple(
+            WebhookSettings(url=w.url, secret_env=w.secret_env, events=frozenset(w.events)) for w in parsed.webhooks
+        ),
         shops=MappingProxyType({s.id: root / s.folder / "config.yaml" for s in parsed.shops}),
         server=ServerSettings(
             host=parsed.server.host,

@@ -264,6 +264,10 @@ class Service(_Shape):
     welcome: str = Field(
         default="", description="said before the first reply of a conversation; empty: nothing"
     )
+    canned: list[str] = Field(
+        default_factory=list,
+        description="快捷短语: the agents' ready replies in the console, {shop.xxx} filled in",
+    )
 
 
 class Storage(_Shape):
@@ -318,6 +322,27 @@ class Server(_Shape):
     )
 
 
+class Webhook(_Shape):
+    url: str = Field(pattern=r"^https?://\S+$", description="where events are POSTed (http or https)")
+    secret_env: str = Field(
+        pattern=r"^[A-Z_][A-Z0-9_]*$",
+        description="environment variable holding the shared secret the body is signed with (HMAC-SHA256)",
+    )
+    events: list[str] = Field(
+        default_factory=lambda: ["ticket.opened", "ticket.claimed", "ticket.closed", "buyer.message", "agent.message"],
+        description="which events: ticket.opened, ticket.claimed, ticket.closed, buyer.message, agent.message",
+    )
+
+    @field_validator("events")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        known = {"ticket.opened", "ticket.claimed", "ticket.closed", "buyer.message", "agent.message"}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"unknown events {unknown}; known: {sorted(known)}")
+        return value
+
+
 class ConfigFile(_Shape):
     """config.yaml: shop facts, thresholds, paths, language and fixed replies."""
 
@@ -334,6 +359,9 @@ class ConfigFile(_Shape):
     follow_up: FollowUp = FollowUp()
     server: Server = Server()
     storage: Storage = Storage()
+    webhooks: list[Webhook] = Field(
+        default_factory=list, description="URLs told of every handoff event (signed, retried, never blocking a turn)"
+    )
     shops: list[ShopRef] = Field(
         default_factory=list,
         description="more shops this server answers for (bot serve); this file's own shop is 'default'",

@@ -97,6 +97,9 @@ def _origin(file: str, mark: Any) -> Origin:
     return Origin(file=file, line=mark.line + 1, column=mark.column + 1)
 
 
+_NUMBERS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+
+
 class _Builder:
     def __init__(self, file: str, problems: list[Problem]) -> None:
         self.file = file
@@ -133,6 +136,8 @@ class _Builder:
                 result.append(self.build(item))
                 result.origins.append(_origin(self.file, item.start_mark))
             return result
+        if isinstance(node, yaml.ScalarNode) and not node.style and ":" in node.value and node.tag in _NUMBERS:
+            return node.value  # YAML 1.1 reads 16:00 as 960 (base 60): whoever wrote it meant a time
         return self.constructor.construct_object(node, deep=True)
 
     def _mapping(self, node: yaml.MappingNode) -> YMap:

@@ -20,7 +20,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.model import Agent, Event, Session, Ticket, TicketStatus, TurnRecord
+from bot.model import Agent, ApiKey, Event, Session, Ticket, TicketStatus, TurnRecord
 
 
 class StorageError(Exception):
@@ -203,7 +203,27 @@ class Agents(Protocol):
         """Every agent whose token works, by name."""
 
 
-class Storage(Sessions, Recorder, Transcripts, Tickets, Locks, Archive, Agents, Protocol):
+class KeyExists(StorageError):
+    """The shop already has a working key of that name."""
+
+
+class Keys(Protocol):
+    """Who may chat for a shop: each key is kept only as its hash."""
+
+    async def add_key(self, key: ApiKey, token_hash: str) -> None:
+        """Raise `KeyExists` when the shop has a working key of that name."""
+
+    async def key_by_token(self, token_hash: str) -> ApiKey | None:
+        """The key with this hash, unless it was revoked."""
+
+    async def revoke_key(self, shop: str, name: str, at: float) -> bool:
+        """Revoke a shop's key; False when there was none."""
+
+    async def keys(self, shop: str | None = None) -> list[ApiKey]:
+        """The working keys of a shop (of every shop with None), by shop and name."""
+
+
+class Storage(Sessions, Recorder, Transcripts, Tickets, Locks, Archive, Agents, Keys, Protocol):
     """All that the turn service and the faces use, from one URL."""
 
     @property
@@ -226,6 +246,8 @@ __all__ = [
     "Archive",
     "Events",
     "History",
+    "KeyExists",
+    "Keys",
     "Locks",
     "Recorder",
     "Restored",

@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 from contextlib import AbstractAsyncContextManager
 
-from bot.model import Agent, Session, Ticket, TicketStatus, TurnRecord
+from bot.model import Agent, ApiKey, Session, Ticket, TicketStatus, TurnRecord
 from bot.storage import (
     UNLOCKED,
     AgentExists,
     History,
+    KeyExists,
     Restored,
     TicketMove,
     TicketMoved,
@@ -33,6 +34,7 @@ class MemoryStore:
         self._count = 0
         self._tickets: dict[int, Ticket] = {}
         self._agents: dict[str, Agent] = {}  # token hash → agent
+        self._keys: dict[str, ApiKey] = {}  # token hash → key
 
     async def session(self, shop: str, session_id: str) -> Session | None:
         return self._sessions.get((shop, session_id))
@@ -114,6 +116,25 @@ class MemoryStore:
 
     async def agents(self) -> list[Agent]:
         return sorted((a for a in self._agents.values() if a.revoked_at is None), key=lambda a: a.name)
+
+    async def add_key(self, key: ApiKey, token_hash: str) -> None:
+        if any((k.shop, k.name) == (key.shop, key.name) and k.revoked_at is None for k in self._keys.values()):
+            raise KeyExists(key.name)
+        self._keys[token_hash] = key
+
+    async def key_by_token(self, token_hash: str) -> ApiKey | None:
+        key = self._keys.get(token_hash)
+        return key if key is not None and key.revoked_at is None else None
+
+    async def revoke_key(self, shop: str, name: str, at: float) -> bool:
+        found = [h for h, k in self._keys.items() if (k.shop, k.name) == (shop, name) and k.revoked_at is None]
+        for token_hash in found:
+            self._keys[token_hash] = dataclasses.replace(self._keys[token_hash], revoked_at=at)
+        return bool(found)
+
+    async def keys(self, shop: str | None = None) -> list[ApiKey]:
+        working = (k for k in self._keys.values() if k.revoked_at is None and shop in (None, k.shop))
+        return sorted(working, key=lambda k: (k.shop, k.name))
 
     async def history(self, shop: str, since: float = 0.0) -> History:
         return History(

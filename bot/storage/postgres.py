@@ -17,11 +17,12 @@ from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
 
-from bot.model import Agent, Session, Ticket, TicketStatus, TurnRecord
+from bot.model import Agent, ApiKey, Session, Ticket, TicketStatus, TurnRecord
 from bot.storage import (
     WAIT_SECONDS,
     AgentExists,
     History,
+    KeyExists,
     Restored,
     SessionBusy,
     StorageError,
@@ -39,6 +40,7 @@ from bot.storage.rows import (
     TICKET_COLUMNS,
     TURN_COLUMNS,
     agent_from,
+    key_from,
     session_from,
     state_of,
     ticket_from,
@@ -89,7 +91,7 @@ def migrations() -> list[tuple[int, str, str]]:
 
 LATEST = migrations()[-1][0]
 # Every table the migrations create, for those who must empty a database (tests, benchmarks).
-TABLES = ("bot_schema", "sessions", "turns", "tickets", "agents")
+TABLES = ("bot_schema", "sessions", "turns", "tickets", "agents", "keys")
 
 
 class PostgresStore:
@@ -281,6 +283,40 @@ class PostgresStore:
             rows = await (await db.execute("SELECT * FROM agents WHERE revoked_at IS NULL ORDER BY name")).fetchall()
         return [agent_from(row) for row in rows]
 
+    async def add_key(self, key: ApiKey, token_hash: str) -> None:
+        async with self._connected() as db:
+            try:
+                await db.execute(
+                    "INSERT INTO keys (token_hash, shop, name, kind, created_at) VALUES (%s, %s, %s, %s, %s)",
+                    (token_hash, key.shop, key.name, key.kind.value, key.created_at),
+                )
+            except psycopg.errors.UniqueViolation:
+                raise KeyExists(key.name) from None
+
+    async def key_by_token(self, token_hash: str) -> ApiKey | None:
+        async with self._connected() as db:
+            row = await (
+                await db.execute("SELECT * FROM keys WHERE token_hash = %s AND revoked_at IS NULL", (token_hash,))
+            ).fetchone()
+        return key_from(row) if row else None
+
+    async def revoke_key(self, shop: str, name: str, at: float) -> bool:
+        async with self._connected() as db:
+            cursor = await db.execute(
+                "UPDATE keys SET revoked_at = %s WHERE shop = %s AND name = %s AND revoked_at IS NULL", (at, shop, name)
+            )
+        return bool(cursor.rowcount > 0)
+
+    async def keys(self, shop: str | None = None) -> list[ApiKey]:
+        async with self._connected() as db:
+            rows = await (
+                await db.execute(
+                    "SELECT * FROM keys WHERE revoked_at IS NULL AND (%s::text IS NULL OR shop = %s) ORDER BY shop, name",
+                    (shop, shop),
+                )
+            ).fetchall()
+        return [key_from(row) for row in rows]
+
     async def history(self, shop: str, since: float = 0.0) -> History:
         async with self._connected() as db:
             sessions = await (
@@ -341,8 +377,10 @@ class PostgresStore:
         try:
             async with self._connected("locks") as db:
                 try:
-                    await db.execute("SELECT set_config('lock_timeout', %s, false)", (f"{int(self.wait_seconds * 1000)}ms",))
-                    await db.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", key)
+                    # One round trip: the wait's limit, then the lock (a SELECT list runs left to right).
+                    wait = f"{int(self.wait_seconds * 1000)}ms"
+                    await db.execute("SELECT set_config('lock_timeout', %s, false), pg_advisory_lock(%s, hashtext(%s))",
+                                     (wait, *key))  # fmt: skip
                 except psycopg.errors.LockNotAvailable:
                     raise SessionBusy(session_id) from None
                 try:

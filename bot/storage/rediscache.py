@@ -24,7 +24,7 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
-from bot.model import Agent, Event, Session, Ticket, TicketStatus, TurnRecord
+from bot.model import Agent, ApiKey, Event, Session, Ticket, TicketStatus, TurnRecord
 from bot.storage import (
     WAIT_SECONDS,
     History,
@@ -174,6 +174,18 @@ class RedisFront:
 
     async def agents(self) -> list[Agent]:
         return await self.backing.agents()
+
+    async def add_key(self, key: ApiKey, token_hash: str) -> None:
+        await self.backing.add_key(key, token_hash)
+
+    async def key_by_token(self, token_hash: str) -> ApiKey | None:
+        return await self.backing.key_by_token(token_hash)
+
+    async def revoke_key(self, shop: str, name: str, at: float) -> bool:
+        return await self.backing.revoke_key(shop, name, at)
+
+    async def keys(self, shop: str | None = None) -> list[ApiKey]:
+        return await self.backing.keys(shop)
 
     async def history(self, shop: str, since: float = 0.0) -> History:
         return await self.backing.history(shop, since)

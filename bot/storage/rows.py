@@ -10,8 +10,10 @@ from typing import Any
 from bot.model import (
     Action,
     Agent,
+    ApiKey,
     DialogueState,
     HandoffReason,
+    KeyKind,
     Priority,
     Session,
     Ticket,
@@ -70,6 +72,11 @@ def agent_from(row: Mapping[str, Any]) -> Agent:
     return Agent(
         name=row["name"], admin=bool(row["admin"]), created_at=row["created_at"], revoked_at=row["revoked_at"]
     )
+
+
+def key_from(row: Mapping[str, Any]) -> ApiKey:
+    return ApiKey(shop=row["shop"], name=row["name"], kind=KeyKind(row["kind"]), created_at=row["created_at"],
+                  revoked_at=row["revoked_at"])  # fmt: skip
 
 
 def ticket_from(row: Mapping[str, Any]) -> Ticket:

@@ -23,6 +23,7 @@ from typing import Any
 from bot.model import (
     DEFAULT_SHOP,
     Agent,
+    ApiKey,
     Session,
     Ticket,
     TicketStatus,
@@ -32,6 +33,7 @@ from bot.storage import (
     UNLOCKED,
     AgentExists,
     History,
+    KeyExists,
     Restored,
     StorageUnavailable,
     TicketMove,
@@ -47,6 +49,7 @@ from bot.storage.rows import (
     TICKET_COLUMNS,
     TURN_COLUMNS,
     agent_from,
+    key_from,
     session_from,
     state_of,
     ticket_from,
@@ -57,7 +60,7 @@ from bot.storage.rows import (
 from bot.storage.shared import SharedFile
 
 # 2: every row belongs to a shop (sessions, turns and tickets are keyed by (shop, session)).
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     shop TEXT NOT NULL,
@@ -111,6 +114,15 @@ CREATE TABLE IF NOT EXISTS agents (
     revoked_at REAL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS agents_by_name ON agents (name) WHERE revoked_at IS NULL;
+CREATE TABLE IF NOT EXISTS keys (
+    token_hash TEXT PRIMARY KEY,
+    shop TEXT NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    revoked_at REAL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS keys_by_name ON keys (shop, name) WHERE revoked_at IS NULL;
 CREATE INDEX IF NOT EXISTS tickets_by_session ON tickets (shop, session_id, status);
 CREATE INDEX IF NOT EXISTS tickets_by_status ON tickets (shop, status, created_at);
 """
@@ -381,6 +393,36 @@ class SQLiteStore:
         with self._connection() as db:
             rows = db.execute("SELECT * FROM agents WHERE revoked_at IS NULL ORDER BY name").fetchall()
         return [agent_from(row) for row in rows]
+
+    async def add_key(self, key: ApiKey, token_hash: str) -> None:
+        try:
+            with self._transaction() as db:
+                db.execute(
+                    "INSERT INTO keys (token_hash, shop, name, kind, created_at) VALUES (?, ?, ?, ?, ?)",
+                    (token_hash, key.shop, key.name, key.kind.value, key.created_at),
+                )
+        except sqlite3.IntegrityError:
+            raise KeyExists(key.name) from None
+
+    async def key_by_token(self, token_hash: str) -> ApiKey | None:
+        with self._connection() as db:
+            row = db.execute("SELECT * FROM keys WHERE token_hash = ? AND revoked_at IS NULL", (token_hash,)).fetchone()
+        return key_from(row) if row else None
+
+    async def revoke_key(self, shop: str, name: str, at: float) -> bool:
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE keys SET revoked_at = ? WHERE shop = ? AND name = ? AND revoked_at IS NULL", (at, shop, name)
+            )
+        return cursor.rowcount > 0
+
+    async def keys(self, shop: str | None = None) -> list[ApiKey]:
+        with self._connection() as db:
+            rows = db.execute(
+                "SELECT * FROM keys WHERE revoked_at IS NULL AND (? IS NULL OR shop = ?) ORDER BY shop, name",
+                (shop, shop),
+            ).fetchall()
+        return [key_from(row) for row in rows]
 
     async def history(self, shop: str, since: float = 0.0) -> History:
         with self._connection() as db:

@@ -165,3 +165,30 @@ def test_agents_are_added_listed_and_revoked_and_their_token_opens_the_queue(sho
     assert 401 == client.get("/v1/handoffs", headers={"Authorization": f"Bearer {token}"}).status_code
     missing = runner.invoke(main, ["agents", "revoke", "小美", "--config", config])
     assert 1 == missing.exit_code and "没有叫 小美 的客服" in missing.output
+
+
+def test_keys_are_added_listed_and_revoked(shop: Path) -> None:
+    config = str(shop / "config.yaml")
+    runner = CliRunner()
+    server = runner.invoke(main, ["keys", "add", "erp", "--config", config])
+    widget = runner.invoke(main, ["keys", "add", "page", "--widget", "--shop", "default", "--config", config])
+    assert (0, 0) == (server.exit_code, widget.exit_code), server.output + widget.output
+    assert server.stdout.strip().startswith("dxe_server_") and widget.stdout.strip().startswith("dxe_widget_")
+    listed = runner.invoke(main, ["keys", "list", "--config", config]).output.strip().splitlines()
+    assert ["default\terp\tserver", "default\tpage\twidget"] == listed
+    assert 1 == runner.invoke(main, ["keys", "add", "erp", "--config", config]).exit_code
+    assert 0 == runner.invoke(main, ["keys", "revoke", "erp", "--config", config]).exit_code
+    assert 1 == runner.invoke(main, ["keys", "revoke", "erp", "--config", config]).exit_code
+
+
+def test_serve_without_any_key_stays_on_this_machine_and_says_why(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.faces import serve as processes
+
+    hosts: list[str] = []
+    monkeypatch.setattr(processes, "serve", lambda config, watch, host, port, workers, loop: hosts.append(host))
+    config = str(shop / "config.yaml")
+    open_demo = CliRunner().invoke(main, ["serve", "--host", "0.0.0.0", "--config", config])
+    assert 0 == open_demo.exit_code and "127.0.0.1" in open_demo.output and "bot keys add" in open_demo.output
+    CliRunner().invoke(main, ["keys", "add", "erp", "--config", config])
+    CliRunner().invoke(main, ["serve", "--host", "0.0.0.0", "--config", config])
+    assert ["127.0.0.1", "0.0.0.0"] == hosts

@@ -126,6 +126,8 @@ def test_transcript(client: TestClient) -> None:
         ({"message": "在吗"}, 422, "invalid-request"),
         ({"session_id": "e", "message": "在吗", "extra": 1}, 422, "invalid-request"),
         ({"session_id": "e", "message": "a\x00b"}, 422, "bad-characters"),
+        ({"session_id": "a/b", "message": "在吗"}, 422, "invalid-request"),
+        ({"session_id": "a\x00b", "message": "在吗"}, 422, "invalid-request"),
         (
             {"session_id": "e", "message": "在吗", "context": {"order": {"color": "red"}}},
             422,
@@ -457,3 +459,98 @@ def test_an_order_number_left_while_waiting_is_put_on_the_ticket(client: Client)
     chat(client, "还有一个单 2024051233879999", session="order")
     got = client.get(f"/v1/handoffs/{ticket}").json()
     assert "2024051233871234" == got["order_number"]  # the first one given, not a phone number
+
+
+def test_agents_get_the_shops_canned_replies_with_its_facts_filled_in(client: Client) -> None:
+    canned = client.get("/v1/canned").json()
+    assert 5 == len(canned) and "7天无理由退换" in canned[3] and "{" not in "".join(canned)
+    assert (401, "unauthorized") == code_of(TestClient(client.app).get("/v1/canned"))
+
+
+def test_a_canned_reply_with_an_unknown_fact_is_a_lint_error(shop: Path) -> None:
+    from bot.problems import LoadError
+    from bot.service import Bot
+
+    config = shop / "config.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace("{shop.return_days}天无理由", "{shop.nope}天"),
+                      encoding="utf-8")  # fmt: skip
+    with pytest.raises(LoadError) as caught:
+        Bot.from_config(config)
+    assert "service.canned[3]" in caught.value.render()
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_api_pages_load_everything_from_the_server_itself(client: Client, page: str) -> None:
+    """No CDN: every script, style and icon the page names is served by the app (works offline)."""
+    html = client.get(page).text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert assets and all(a.startswith("/static/docs/") for a in assets), assets
+    assert "cdn" not in html and "googleapis" not in html
+    for asset in assets:
+        assert 200 == client.get(asset).status_code, asset
+
+
+def test_openapi_declares_the_bearer_scheme_on_the_agent_routes(client: Client) -> None:
+    spec = client.get("/openapi.json").json()
+    assert {"type": "http", "scheme": "bearer"}.items() <= spec["components"]["securitySchemes"]["HTTPBearer"].items()
+    assert spec["paths"]["/v1/handoffs/{ticket_id}/claim"]["post"]["security"] == [{"HTTPBearer": []}]
+
+
+def add_key(store: Any, kind: str, shop: str = "default", name: str | None = None) -> str:
+    import time
+
+    from bot.credentials import KEY_PREFIX, new_token, token_hash
+    from bot.model import ApiKey, KeyKind
+    from bot.service import Blocking
+
+    token = new_token(KEY_PREFIX[KeyKind(kind)])
+    key = ApiKey(shop=shop, name=name or kind, kind=KeyKind(kind), created_at=time.time())
+    Blocking.run(store.add_key(key, token_hash(token)))
+    return token
+
+
+def test_once_a_shop_has_keys_every_chat_needs_one_and_a_widget_only_its_own_conversation(
+    shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.faces.http.auth import KeyGate
+    from bot.service import Blocking
+
+    monkeypatch.setattr(KeyGate, "CACHE_SECONDS", 0.0)
+    store = SQLiteStore(shop / "data" / "bot.db")
+    client = TestClient(create_app(shop / "config.yaml", store))
+    body = {"session_id": "k1", "message": "在吗"}
+    assert 200 == client.post("/v1/chat", json=body).status_code  # no key yet: the open demo
+    server, widget = add_key(store, "server"), add_key(store, "widget")
+    other_shop = add_key(store, "server", shop="tea")
+    assert (401, "key-required") == code_of(client.post("/v1/chat", json=body))
+    assert (401, "bad-key") == code_of(client.post("/v1/chat", json=body, headers={"X-Api-Key": "dxe_server_nope"}))
+    assert (401, "bad-key") == code_of(client.post("/v1/chat", json=body, headers={"X-Api-Key": other_shop}))
+    assert 200 == client.post("/v1/chat", json=body, headers={"X-Api-Key": server}).status_code
+    # A widget starts its own conversation, gets its token, and goes on with it; nobody else's.
+    started = client.post("/v1/chat", json={"session_id": "w1", "message": "在吗"}, headers={"X-Api-Key": widget})
+    assert 200 == started.status_code
+    token = started.json()["session_token"]
+    mine = {"X-Api-Key": widget, "X-Session-Token": token}
+    assert 200 == client.post("/v1/chat", json={"session_id": "w1", "message": "发货了吗"}, headers=mine).status_code
+    assert (403, "not-your-session") == code_of(
+        client.post("/v1/chat", json={"session_id": "w1", "message": "我是别人"}, headers={"X-Api-Key": widget})
+    )
+    assert (403, "not-your-session") == code_of(client.post("/v1/chat", json=body, headers=mine))  # k1 is not w1
+    assert Blocking.run(store.revoke_key("default", "server", 1.0))
+    assert (401, "bad-key") == code_of(client.post("/v1/chat", json=body, headers={"X-Api-Key": server}))
+
+
+def test_openapi_lists_every_error_a_route_answers_in_the_one_shape(client: Client) -> None:
+    spec = client.get("/openapi.json").json()
+    claim = spec["paths"]["/v1/handoffs/{ticket_id}/claim"]["post"]["responses"]
+    assert {"200", "401", "404", "409", "422"} <= set(claim)
+    assert "ticket-conflict" in claim["409"]["description"]
+    assert claim["409"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorOut"}
+    chat = spec["paths"]["/v1/chat"]["post"]["responses"]
+    assert {"401", "403", "413", "503"} <= set(chat)
+
+
+def test_a_chat_not_sent_as_json_is_refused_so_a_cross_site_form_cannot_post(client: Client) -> None:
+    form = client.post("/v1/chat", content='{"session_id": "x", "message": "在吗"}', headers={"Content-Type": "text/plain"})
+    assert (415, "not-json") == code_of(form)
+    assert 404 == client.get("/v1/sessions/x").status_code  # nothing was stored

@@ -122,6 +122,13 @@ def test_wrong_type_and_syntax_errors_are_all_reported(shop: Path) -> None:
             "responses/greeting.yaml:4:5",
         ),
         (
+            "responses/greeting.yaml",
+            "{shop.name}",
+            "{shop.name",
+            "unsafe-template",
+            "responses/greeting.yaml:4:5",
+        ),
+        (
             "responses/logistics.yaml",
             "intent: logistics",
             "intent: logistic",
@@ -184,3 +191,10 @@ def test_condition_on_an_unknown_field_and_a_bad_window(shop: Path) -> None:
     assert {"unknown-condition", "bad-valid-window"} == set(problems)
     assert "是不是想写 order.status" in problems["unknown-condition"].message_zh
     assert problems["bad-valid-window"].origin.file == "responses/promotion.yaml"
+
+
+def test_an_unquoted_time_stays_a_time_not_a_base_60_number(shop: Path) -> None:
+    """YAML 1.1 reads `cutoff_time: 16:00` as 960; a buyer must read 16:00前付款, not 960前付款."""
+    replace(shop / "config.yaml", 'cutoff_time: "16:00"', "cutoff_time: 16:00")
+    replies = [Bot.from_config(shop / "config.yaml").reply(f"t{n}", "今天下单今天能发吗").text for n in range(4)]
+    assert any("16:00前" in r for r in replies) and not any("960" in r for r in replies)

@@ -13,24 +13,27 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
+import fastapi_offline
 from fastapi import FastAPI, Header, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
 from bot.credentials import SessionTokens
 from bot.desk import Desk
-from bot.faces.http import errors
+from bot.faces.http import errors, pages
 from bot.faces.http.asgi import Bounded, HotRoute, Metrics, TickBufferedHandler
-from bot.faces.http.auth import Admin, Bearer, Me, current_agent, signing_secret
+from bot.faces.http.auth import Admin, Bearer, KeyGate, Me, current_agent, signing_secret
 from bot.faces.http.bodies import (
     AgentTurnOut,
     CandidateOut,
@@ -48,11 +51,13 @@ from bot.faces.http.bodies import (
 )
 from bot.faces.http.errors import ApiError
 from bot.faces.http.events import for_agents, for_buyer, stream
+from bot.faces.http.webhooks import Webhooks
 from bot.model import DEFAULT_SHOP, Priority, Ticket, TicketStatus, TurnRecord
 from bot.problems import HTTP_STATUS_ZH, Problem
 from bot.service import Conversations, storage_of
 from bot.shops import Shops, settle
 from bot.stages import hours
+from bot.stages.render import fill
 from bot.storage import Storage
 
 log = logging.getLogger("bot.turns")
@@ -100,6 +105,7 @@ def create_app(
         yield
         for watcher in watchers:
             watcher.stop()
+        await webhooks.close()
         await storage.disconnect()
 
     app = FastAPI(
@@ -107,7 +113,11 @@ def create_app(
         title="店小二 dianxiaoer",
         summary="Auto-responder for Chinese online shops: chat, handoff queue, transcripts.",
         version="0.1.0",
+        docs_url=None,  # served below from the installed package's files: /docs works offline
+        redoc_url=None,
     )
+    _offline_docs(app)
+    pages.mount(app)  # /widget.js, /demo, /console
     app.state.storage = storage  # for the dependencies that look up who is asking (`auth`)
 
     async def failed(request: Request, exc: Exception) -> Response:
@@ -130,8 +140,11 @@ def create_app(
 
     desk = Desk(conversations)
     sessions = SessionTokens(signing_secret(settings.root))
+    gate = KeyGate(storage, sessions)
+    webhooks = Webhooks(settings.webhooks)  # MissingSecret here: the server refuses to start, saying which
+    conversations.observers.append(webhooks.tell)
 
-    async def answer(body: ChatRequest) -> str:
+    async def answer(body: ChatRequest, headers: Mapping[str, str]) -> str:
         """One buyer message → the ChatResponse JSON; the turn is stored before this returns."""
         if not body.message.strip():
             raise ApiError("empty-message")
@@ -141,6 +154,7 @@ def create_app(
             raise ApiError("bad-characters")
         started = time.perf_counter()
         shop = body.shop_id or DEFAULT_SHOP
+        await gate.check(shop, body.session_id, headers)
         context = body.context.flat() if body.context else {}
         result = await conversations.turn(
             body.session_id, body.message, body.buyer_id, shop, context, body.message_id
@@ -201,13 +215,18 @@ def create_app(
         )
         return out.model_dump_json()
 
-    @app.post("/v1/chat", response_model=ChatResponse, tags=["chat"])
-    async def chat(body: ChatRequest) -> Response:
+    @app.post("/v1/chat", response_model=ChatResponse, tags=["chat"], responses=errors.documented("invalid-request", "empty-message", "message-too-long", "bad-characters", "key-required", "bad-key", "not-your-session", "unknown-shop", "overloaded", "session-busy", "storage-unavailable"))
+    async def chat(
+        body: ChatRequest,
+        request: Request,
+        x_api_key: Annotated[str | None, Header(description="the shop's server or widget key, once it has keys")] = None,
+        x_session_token: Annotated[str | None, Header(description="with a widget key: the conversation's session_token")] = None,
+    ) -> Response:
         """Answer one buyer message; the turn is stored before this returns."""
         # `HotRoute` (below) answers this route without FastAPI's machinery; here it is documented.
-        return Response(await answer(body), media_type="application/json")
+        return Response(await answer(body, request.headers), media_type="application/json")
 
-    @app.get("/v1/sessions/{session_id}", tags=["chat"])
+    @app.get("/v1/sessions/{session_id}", tags=["chat"], responses=errors.documented("unauthorized", "unknown-session", "unknown-shop"))
     async def session(
         session_id: str,
         request: Request,
@@ -257,7 +276,7 @@ def create_app(
             transcript=[turn_out(x) for x in transcript],
         )  # fmt: skip
 
-    @app.get("/v1/handoffs", response_model=TicketPage, tags=["handoffs"])
+    @app.get("/v1/handoffs", response_model=TicketPage, tags=["handoffs"], responses=errors.documented("unauthorized", "invalid-request", "bad-cursor"))
     async def handoffs(
         _: Me,
         status: Annotated[TicketStatus | None, Query()] = None,
@@ -276,31 +295,31 @@ def create_app(
         more = start + limit < len(found)
         return TicketPage(items=[await ticket_out(t) for t in page], next_cursor=str(start + limit) if more else None)
 
-    @app.get("/v1/handoffs/{ticket_id}", response_model=TicketOut, tags=["handoffs"])
+    @app.get("/v1/handoffs/{ticket_id}", response_model=TicketOut, tags=["handoffs"], responses=errors.documented("unauthorized", "unknown-ticket"))
     async def handoff(ticket_id: TicketId, _: Me, shop: ShopQuery = DEFAULT_SHOP) -> TicketOut:
         ticket = await storage.ticket(shop, ticket_id)
         if ticket is None:
             raise ApiError("unknown-ticket", ticket=ticket_id)
         return await ticket_out(ticket)
 
-    @app.post("/v1/handoffs/{ticket_id}/claim", response_model=TicketOut, tags=["handoffs"])
+    @app.post("/v1/handoffs/{ticket_id}/claim", response_model=TicketOut, tags=["handoffs"], responses=errors.documented("unauthorized", "unknown-ticket", "ticket-conflict"))
     async def claim(ticket_id: TicketId, me: Me, shop: ShopQuery = DEFAULT_SHOP) -> TicketOut:
         """Take a waiting buyer (409 with the ticket's state if another agent was first)."""
         return await ticket_out(await desk.claim(shop, ticket_id, me))
 
-    @app.post("/v1/handoffs/{ticket_id}/transfer", response_model=TicketOut, tags=["handoffs"])
+    @app.post("/v1/handoffs/{ticket_id}/transfer", response_model=TicketOut, tags=["handoffs"], responses=errors.documented("unauthorized", "unknown-ticket", "unknown-agent", "ticket-conflict"))
     async def transfer(
         ticket_id: TicketId, body: TransferRequest, me: Me, shop: ShopQuery = DEFAULT_SHOP
     ) -> TicketOut:
         """Hand a ticket you hold to another agent, with a note for them."""
         return await ticket_out(await desk.transfer(shop, ticket_id, me, body.to, body.note))
 
-    @app.post("/v1/handoffs/{ticket_id}/release", response_model=TicketOut, tags=["handoffs"])
+    @app.post("/v1/handoffs/{ticket_id}/release", response_model=TicketOut, tags=["handoffs"], responses=errors.documented("unauthorized", "unknown-ticket", "ticket-conflict"))
     async def release(ticket_id: TicketId, me: Me, shop: ShopQuery = DEFAULT_SHOP) -> TicketOut:
         """Put a ticket you hold back in the queue for another agent."""
         return await ticket_out(await desk.release(shop, ticket_id, me))
 
-    @app.post("/v1/handoffs/{ticket_id}/close", response_model=TicketOut, tags=["handoffs"])
+    @app.post("/v1/handoffs/{ticket_id}/close", response_model=TicketOut, tags=["handoffs"], responses=errors.documented("unauthorized", "unknown-ticket", "ticket-conflict"))
     async def close(
         ticket_id: TicketId,
         me: Me,
@@ -311,7 +330,7 @@ def create_app(
         closed ticket changes nothing (its note is kept)."""
         return await ticket_out(await desk.close(shop, ticket_id, me, body.note if body else None))
 
-    @app.post("/v1/handoffs/{ticket_id}/messages", response_model=AgentTurnOut, tags=["handoffs"])
+    @app.post("/v1/handoffs/{ticket_id}/messages", response_model=AgentTurnOut, tags=["handoffs"], responses=errors.documented("unauthorized", "unknown-ticket", "ticket-conflict", "session-busy"))
     async def message(
         ticket_id: TicketId, body: MessageRequest, me: Me, shop: ShopQuery = DEFAULT_SHOP
     ) -> AgentTurnOut:
@@ -320,7 +339,7 @@ def create_app(
         turn = await desk.message(shop, ticket_id, me, body.text)
         return AgentTurnOut(turn=turn.turn, at=when(shop, turn.at) or "", text=turn.reply, agent=me.name)
 
-    @app.get("/v1/events", tags=["events"], response_class=StreamingResponse)
+    @app.get("/v1/events", tags=["events"], response_class=StreamingResponse, responses=errors.documented("unauthorized", "overloaded"))
     async def agent_events(
         _: Me,
         last_event_id: LastEventId = None,
@@ -331,7 +350,7 @@ def create_app(
         a buyer writing to a held conversation, an agent's message. Resumes after `Last-Event-ID`."""
         return _events(storage.events.follow(shop, last_event_id or since), for_agents)
 
-    @app.get("/v1/sessions/{session_id}/events", tags=["events"], response_class=StreamingResponse)
+    @app.get("/v1/sessions/{session_id}/events", tags=["events"], response_class=StreamingResponse, responses=errors.documented("unauthorized", "overloaded"))
     async def buyer_events(
         session_id: str,
         request: Request,
@@ -345,6 +364,12 @@ def create_app(
         this conversation: an agent's messages and its handoff's state."""
         await reader(request, credentials, token, shop, session_id)
         return _events(storage.events.follow(shop, last_event_id or since), for_buyer(session_id))
+
+    @app.get("/v1/canned", tags=["handoffs"], responses=errors.documented("unauthorized", "unknown-shop"))
+    def canned(_: Me, shop: ShopQuery = DEFAULT_SHOP) -> list[str]:
+        """agent: the shop's 快捷短语 (config.yaml service.canned), with the shop's facts filled in."""
+        engine = shops(shop)
+        return [fill(text, engine.shop.values) for text in engine.shop.settings.service.canned]
 
     @app.get("/v1/intents", tags=["shop"])
     def intents(shop: ShopQuery = DEFAULT_SHOP) -> list[dict[str, Any]]:
@@ -364,7 +389,7 @@ def create_app(
         """Alive; `worker` is the process that answered (`bot serve --workers N`)."""
         return {"status": "ok", "worker": os.getpid()}
 
-    @app.get("/readyz", tags=["operations"])
+    @app.get("/readyz", tags=["operations"], responses=errors.documented("storage-unavailable"))
     async def readyz() -> Response:
         """Ready when the storage can be written; every shop with its state."""
         try:
@@ -391,7 +416,7 @@ def create_app(
     def prometheus() -> PlainTextResponse:
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.post("/v1/admin/reload", tags=["operations"])
+    @app.post("/v1/admin/reload", tags=["operations"], responses=errors.documented("unauthorized", "forbidden", "shop-invalid", "unknown-shop"))
     def reload(_: Admin, shop: ShopQuery = DEFAULT_SHOP) -> Response:
         """Load a shop's intents, responses and config again; swap them in only if there is no error."""
         ok, problems = shops.reload(shop)
@@ -416,6 +441,25 @@ def create_app(
 def _problem(p: Problem) -> dict[str, str]:
     return {"code": p.code, "where": str(p.origin), "message_zh": p.message_zh, "fix_zh": p.fix_zh,
             "message_en": p.message_en, "fix_en": p.fix_en}  # fmt: skip
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc with their scripts served by the app (`fastapi_offline`'s
+    files), not from a CDN: an offline machine and a strict network still get the API page."""
+    app.mount("/static/docs", StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"), name="docs")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger() -> Response:
+        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} API",
+                                   swagger_js_url="/static/docs/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/docs/swagger-ui.css",
+                                   swagger_favicon_url="/static/docs/favicon.png")  # fmt: skip
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> Response:
+        return get_redoc_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} API",
+                              redoc_js_url="/static/docs/redoc.standalone.js",
+                              redoc_favicon_url="/static/docs/favicon.png", with_google_fonts=False)  # fmt: skip
 
 
 def _events(events: AsyncIterator[Any], shape: Any) -> StreamingResponse:

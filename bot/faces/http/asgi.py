@@ -8,7 +8,7 @@ import json
 import logging
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -95,7 +95,7 @@ class HotRoute:
         method: str,
         path: str,
         body: type[BaseModel],
-        handle: Callable[[Any], Awaitable[str]],
+        handle: Callable[[Any, Mapping[str, str]], Awaitable[str]],
         failure: Callable[[Exception], Response],
     ) -> None:
         self.app, self.method, self.path, self.body = app, method, path, body
@@ -107,12 +107,17 @@ class HotRoute:
             await self.app(scope, receive, send)
             return
         scope["route"] = self.route
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers") or ()}
+        if not headers.get("content-type", "").lower().startswith("application/json"):
+            # A cross-site <form> can post text/plain without asking the browser's CORS check first.
+            await errors.send(send, "not-json")
+            return
         raw = await _body(receive)
         if raw is None:  # the body was cut off (too large, or the client went away)
             await errors.send(send, "body-too-large")
             return
         try:
-            response: Response = Response(await self.handle(self._parse(raw)), media_type="application/json")
+            response: Response = Response(await self.handle(self._parse(raw), headers), media_type="application/json")
         except Exception as exc:
             response = self.failure(exc)
         await response(scope, receive, send)

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from bot.credentials import token_hash
+from bot.credentials import SessionTokens, token_hash
 from bot.faces.http.errors import ApiError
-from bot.model import Agent
+from bot.model import Agent, KeyKind
 from bot.storage import Storage
 
 _bearer = HTTPBearer(auto_error=False, description="an agent's token (bot agents add NAME [--admin])")
@@ -47,6 +49,40 @@ Me = Annotated[Agent, Depends(current_agent)]
 Admin = Annotated[Agent, Depends(current_admin)]
 
 
+class KeyGate:
+    """Who may chat for a shop. A shop with no key is open (the zero-setup demo, which `bot serve`
+    then keeps on 127.0.0.1); once it has one, every chat needs `X-Api-Key`: the shop's server key
+    for any buyer, or a widget key, which chats only in a conversation that is new or whose
+    `X-Session-Token` it shows. Whether a shop has keys is remembered for `CACHE_SECONDS`; a key
+    itself is looked up on every chat, so a revoked one stops at once."""
+
+    CACHE_SECONDS = 2.0
+
+    def __init__(self, storage: Storage, tokens: SessionTokens) -> None:
+        self.storage, self.tokens = storage, tokens
+        self._has_keys: dict[str, tuple[float, bool]] = {}
+
+    async def check(self, shop: str, session_id: str, headers: Mapping[str, str]) -> None:
+        given = headers.get("x-api-key")
+        if given is None:
+            if await self._locked(shop):
+                raise ApiError("key-required")
+            return
+        key = await self.storage.key_by_token(token_hash(given))
+        if key is None or key.shop != shop:
+            raise ApiError("bad-key")
+        proven = key.kind is KeyKind.SERVER or self.tokens.valid(headers.get("x-session-token"), shop, session_id)
+        if not proven and await self.storage.session(shop, session_id) is not None:
+            raise ApiError("not-your-session")  # a widget may only start a conversation or go on with its own
+
+    async def _locked(self, shop: str) -> bool:
+        now = time.monotonic()
+        cached = self._has_keys.get(shop)
+        if cached is None or now - cached[0] > self.CACHE_SECONDS:
+            cached = self._has_keys[shop] = (now, bool(await self.storage.keys(shop)))
+        return cached[1]
+
+
 def signing_secret(root: Path) -> bytes:
     """The secret session tokens are signed with: $BOT_SECRET (the same on every replica), else one
     made once for this shop folder in data/.secret (so that workers and restarts agree)."""
@@ -64,10 +100,8 @@ def signing_secret(root: Path) -> bytes:
         made = path.read_text(encoding="ascii").strip()
         if made:
             return made.encode("ascii")
-        import time
-
         time.sleep(0.01)  # the other worker is writing it
     raise RuntimeError(f"{path} is empty")
 
 
-__all__ = ["Admin", "Bearer", "Me", "current_agent", "signing_secret"]
+__all__ = ["Admin", "Bearer", "KeyGate", "Me", "current_agent", "signing_secret"]

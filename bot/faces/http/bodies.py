@@ -15,7 +15,13 @@ Context = ContextShape  # the caller's context, shaped once for HTTP and dialogu
 
 
 class ChatRequest(_Body):
-    session_id: str = Field(min_length=1, max_length=128, examples=["taobao-buyer-42"])
+    session_id: str = Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[^\x00-\x1f\x7f/]+$",
+        description="your id of the conversation: no '/' and no control characters (it is part of URLs)",
+        examples=["taobao-buyer-42"],
+    )
     message: str = Field(examples=["亲，啥时候发货呀？"])
     buyer_id: str | None = Field(default=None, max_length=128)
     shop_id: str | None = Field(default=None, max_length=128)

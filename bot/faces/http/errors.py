@@ -9,11 +9,11 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from starlette.responses import Response
 
 from bot.desk import UnknownAgent
-from bot.problems import http_error
+from bot.problems import HTTP_ERRORS, http_error
 from bot.shops import ShopUnavailable, UnknownShop
 from bot.storage import SessionBusy, StorageError, TicketMoved, TurnConflict, UnknownTicket
 
@@ -28,6 +28,19 @@ class ApiError(Exception):
 
 
 # What handlers may raise and `failure` translates (anything else is logged and answered 500).
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["ticket-conflict"])
+    message_zh: str = Field(examples=["工单 7 现在是「客服接待中」（小美），不能接待。"])
+    message_en: str = Field(examples=["Ticket 7 is claimed by 小美: cannot claim it."])
+    details: Any = None
+
+
+class ErrorOut(BaseModel):
+    """Every error of the API, in one shape."""
+
+    error: ErrorDetail
+
+
 KNOWN: tuple[type[Exception], ...] = (ApiError, ValidationError, UnknownShop, ShopUnavailable, StorageError, UnknownAgent)
 
 
@@ -60,6 +73,17 @@ async def send(send: Any, code: str) -> None:
     status, data, headers = body(code)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": data})
+
+
+def documented(*codes: str) -> dict[int | str, dict[str, Any]]:
+    """The `responses` of a route in OpenAPI: each status it may answer with the one error shape and
+    what the codes behind it mean."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        status, zh, en = HTTP_ERRORS[code]  # the texts with their {fields}, as the catalogue writes them
+        entry = out.setdefault(status, {"model": ErrorOut, "description": ""})
+        entry["description"] += f"{'; ' if entry['description'] else ''}`{code}`: {zh} {en}"
+    return out
 
 
 def failure(exc: Exception) -> Response:

@@ -1,0 +1,1 @@
+"""The web pages' files (package data), served by `bot.faces.http.pages`."""

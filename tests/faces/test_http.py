@@ -554,3 +554,9 @@ def test_a_chat_not_sent_as_json_is_refused_so_a_cross_site_form_cannot_post(cli
     form = client.post("/v1/chat", content='{"session_id": "x", "message": "在吗"}', headers={"Content-Type": "text/plain"})
     assert (415, "not-json") == code_of(form)
     assert 404 == client.get("/v1/sessions/x").status_code  # nothing was stored
+
+
+def test_an_agent_learns_who_the_token_belongs_to(client: Client) -> None:
+    assert {"name": "小美", "admin": False} == client.get("/v1/me").json()
+    assert {"name": "店长", "admin": True} == client.get("/v1/me", headers=client.admin).json()
+    assert (401, "unauthorized") == code_of(TestClient(client.app).get("/v1/me"))

@@ -365,6 +365,11 @@ def create_app(
         await reader(request, credentials, token, shop, session_id)
         return _events(storage.events.follow(shop, last_event_id or since), for_buyer(session_id))
 
+    @app.get("/v1/me", tags=["handoffs"], responses=errors.documented("unauthorized"))
+    def whoami(me: Me) -> dict[str, Any]:
+        """agent: who the token belongs to (the console shows it and acts on that agent's tickets)."""
+        return {"name": me.name, "admin": me.admin}
+
     @app.get("/v1/canned", tags=["handoffs"], responses=errors.documented("unauthorized", "unknown-shop"))
     def canned(_: Me, shop: ShopQuery = DEFAULT_SHOP) -> list[str]:
         """agent: the shop's 快捷短语 (config.yaml service.canned), with the shop's facts filled in."""

@@ -14,6 +14,8 @@ from importlib import resources
 from fastapi import FastAPI
 from fastapi.responses import Response
 
+from bot.faces.http import errors
+
 _PACKAGE = "bot.faces.http.web"
 _TYPES = {
     ".js": "application/javascript; charset=utf-8",
@@ -44,7 +46,7 @@ def mount(app: FastAPI) -> None:
     @app.get("/web/{name}", include_in_schema=False)
     def asset(name: str) -> Response:
         if name not in _assets():
-            return Response("没有这个文件。", status_code=404, media_type="text/plain; charset=utf-8")
+            return errors.response("http-error", status=404, what="没有这个文件", detail=f"no file {name}")
         return _file(name)
 
 

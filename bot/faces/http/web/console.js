@@ -174,7 +174,12 @@
       return;
     }
     state.token = token;
-    api("GET", "/v1/canned")
+    api("GET", "/v1/me")
+      .then(function (me) {
+        state.me = me.name;
+        sessionStorage.setItem(ME_KEY, state.me);
+        return api("GET", "/v1/canned");
+      })
       .then(function (canned) {
         sessionStorage.setItem(TOKEN_KEY, token);
         $("token").value = "";

@@ -88,13 +88,15 @@ class Conversations:
         engine = self._engines(shop)
         async with self._one_at_a_time((shop, session_id)), self.storage.hold(shop, session_id):
             for _ in range(_RETRIES):
-                if message_id is not None and (done := await self.storage.answered(shop, session_id, message_id)):
-                    return await self._replay(done)
                 planned = await self._plan(engine, shop, session_id, message, buyer_id, context, message_id)
                 try:
                     written = await self.storage.record(planned.write)
                 except TurnConflict:
-                    continue  # another process stored this turn of the session first: read it again
+                    # Another process stored this turn of the session first, or this very message was
+                    # stored before (a retry: its message_id is unique), which only then costs a read.
+                    if message_id is not None and (done := await self.storage.answered(shop, session_id, message_id)):
+                        return await self._replay(done)
+                    continue  # read the session again
                 result = planned.done(written)
                 await self._tell_about(result, planned.write)
                 return result

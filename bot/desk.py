@@ -51,7 +51,9 @@ class Desk:
 
     async def release(self, shop: str, ticket_id: int, agent: Agent) -> Ticket:
         """Back to the queue for another agent (the buyer still waits for a person)."""
-        move = TicketMove(from_statuses=frozenset({_CLAIMED}), held_by=_holder(agent), status=_OPEN, keep_note=True)
+        move = TicketMove(
+            from_statuses=frozenset({_CLAIMED}), held_by=_holder(agent), status=_OPEN, keep_note=True
+        )
         return await self._move(shop, ticket_id, move, "release", EventKind.TICKET_OPENED, {"from": agent.name},
                                 done=lambda t: t.status is _OPEN)  # fmt: skip
 

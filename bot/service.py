@@ -94,7 +94,9 @@ class Conversations:
                 except TurnConflict:
                     # Another process stored this turn of the session first, or this very message was
                     # stored before (a retry: its message_id is unique), which only then costs a read.
-                    if message_id is not None and (done := await self.storage.answered(shop, session_id, message_id)):
+                    if message_id is not None and (
+                        done := await self.storage.answered(shop, session_id, message_id)
+                    ):
                         return await self._replay(done)
                     continue  # read the session again
                 result = planned.done(written)

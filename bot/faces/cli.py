@@ -297,7 +297,9 @@ def add_agent(name: str, admin: bool, config: str) -> None:
     token = new_token()
     storage = _storage(config)
     try:
-        Blocking.run(storage.add_agent(Agent(name=name, admin=admin, created_at=time.time()), token_hash(token)))
+        Blocking.run(
+            storage.add_agent(Agent(name=name, admin=admin, created_at=time.time()), token_hash(token))
+        )
     except AgentExists:
         raise click.ClickException(
             f"已经有叫 {name} 的客服了：先 bot agents revoke {name}，或换个名字（an agent named {name} exists）"
@@ -341,7 +343,9 @@ def keys() -> None:
 @keys.command(name="add")
 @click.argument("name")
 @click.option("--shop", "shop_id", default="default", show_default=True, help="The shop the key chats for.")
-@click.option("--widget", is_flag=True, help="A public key for a web page: only the buyer's own conversation.")
+@click.option(
+    "--widget", is_flag=True, help="A public key for a web page: only the buyer's own conversation."
+)
 @config_option
 @friendly
 def add_key(name: str, shop_id: str, widget: bool, config: str) -> None:
@@ -357,9 +361,15 @@ def add_key(name: str, shop_id: str, widget: bool, config: str) -> None:
     token = new_token(KEY_PREFIX[kind])
     storage = _storage(config)
     try:
-        Blocking.run(storage.add_key(ApiKey(shop=shop_id, name=name, kind=kind, created_at=time.time()), token_hash(token)))
+        Blocking.run(
+            storage.add_key(
+                ApiKey(shop=shop_id, name=name, kind=kind, created_at=time.time()), token_hash(token)
+            )
+        )
     except KeyExists:
-        raise click.ClickException(f"店铺 {shop_id} 已经有叫 {name} 的密钥了（the shop has a key named {name}）") from None
+        raise click.ClickException(
+            f"店铺 {shop_id} 已经有叫 {name} 的密钥了（the shop has a key named {name}）"
+        ) from None
     what = "网页聊天窗口的公开密钥 widget key" if widget else "店铺服务器的密钥 server key"
     click.echo(f"{shop_id} 的{what}（只显示这一次 / shown once）：", err=True)
     click.echo(token)

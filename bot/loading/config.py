@@ -91,7 +91,8 @@ def read_settings(path: Path) -> tuple[Settings | None, list[Problem]]:
         storage_url=parsed.storage.url,
         sessions_url=parsed.storage.sessions_url,
         webhooks=tuple(
-            WebhookSettings(url=w.url, secret_env=w.secret_env, events=frozenset(w.events)) for w in parsed.webhooks
+            WebhookSettings(url=w.url, secret_env=w.secret_env, events=frozenset(w.events))
+            for w in parsed.webhooks
         ),
         shops=MappingProxyType({s.id: root / s.folder / "config.yaml" for s in parsed.shops}),
         server=ServerSettings(

@@ -329,7 +329,13 @@ class Webhook(_Shape):
         description="environment variable holding the shared secret the body is signed with (HMAC-SHA256)",
     )
     events: list[str] = Field(
-        default_factory=lambda: ["ticket.opened", "ticket.claimed", "ticket.closed", "buyer.message", "agent.message"],
+        default_factory=lambda: [
+            "ticket.opened",
+            "ticket.claimed",
+            "ticket.closed",
+            "buyer.message",
+            "agent.message",
+        ],
         description="which events: ticket.opened, ticket.claimed, ticket.closed, buyer.message, agent.message",
     )
 
@@ -360,7 +366,8 @@ class ConfigFile(_Shape):
     server: Server = Server()
     storage: Storage = Storage()
     webhooks: list[Webhook] = Field(
-        default_factory=list, description="URLs told of every handoff event (signed, retried, never blocking a turn)"
+        default_factory=list,
+        description="URLs told of every handoff event (signed, retried, never blocking a turn)",
     )
     shops: list[ShopRef] = Field(
         default_factory=list,

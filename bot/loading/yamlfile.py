@@ -136,7 +136,12 @@ class _Builder:
                 result.append(self.build(item))
                 result.origins.append(_origin(self.file, item.start_mark))
             return result
-        if isinstance(node, yaml.ScalarNode) and not node.style and ":" in node.value and node.tag in _NUMBERS:
+        if (
+            isinstance(node, yaml.ScalarNode)
+            and not node.style
+            and ":" in node.value
+            and node.tag in _NUMBERS
+        ):
             return node.value  # YAML 1.1 reads 16:00 as 960 (base 60): whoever wrote it meant a time
         return self.constructor.construct_object(node, deep=True)
 

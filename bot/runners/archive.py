@@ -50,7 +50,9 @@ def read(rows: Iterable[str]) -> History:
             if kind == "session":
                 sessions.append(session_from(value["shop"], value["key"], value["state"]))
             elif kind == "turn":
-                turns.append(turn_from({"message_id": None, "agent": None, **value, "id": None}))  # older files have none
+                turns.append(
+                    turn_from({"message_id": None, "agent": None, **value, "id": None})
+                )  # older files have none
             elif kind == "ticket":
                 tickets.append(ticket_from({**value, "id": None}))
             else:

@@ -15,6 +15,7 @@ for the rest, in the factory, without the service or the faces knowing.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -67,7 +68,9 @@ class TicketMove:
         return out
 
     def starts_at(self, ticket: Ticket) -> bool:
-        return ticket.status in self.from_statuses and (self.held_by is None or ticket.claimed_by == self.held_by)
+        return ticket.status in self.from_statuses and (
+            self.held_by is None or ticket.claimed_by == self.held_by
+        )
 
 
 class SessionBusy(StorageError):
@@ -148,8 +151,9 @@ class Restored:
 
 
 class Archive(Protocol):
-    async def history(self, shop: str, since: float = 0.0) -> History:
-        """Everything of `shop` from `since` on: sessions updated, turns taken, tickets opened."""
+    async def history(self, shop: str, since: float = 0.0, until: float = math.inf) -> History:
+        """Everything of `shop` from `since` until before `until`: sessions updated, turns taken,
+        tickets opened."""
 
     async def restore(self, history: History) -> Restored:
         """Add what the storage does not have yet, in one transaction; what it has is skipped, so

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from contextlib import AbstractAsyncContextManager
 
 from bot.model import Agent, ApiKey, Session, Ticket, TicketStatus, TurnRecord
@@ -54,7 +55,8 @@ class MemoryStore:
         held = self._tickets.get(write.left_on) if write.left_on is not None else None
         if held is not None and held.id is not None:
             self._tickets[held.id] = dataclasses.replace(
-                held, left_messages=(*held.left_messages, turn.message),
+                held,
+                left_messages=(*held.left_messages, turn.message),
                 order_number=held.order_number or write.order_number,
             )
         return Written(turn_id=self._count, ticket_id=ticket_id)
@@ -118,7 +120,9 @@ class MemoryStore:
         return sorted((a for a in self._agents.values() if a.revoked_at is None), key=lambda a: a.name)
 
     async def add_key(self, key: ApiKey, token_hash: str) -> None:
-        if any((k.shop, k.name) == (key.shop, key.name) and k.revoked_at is None for k in self._keys.values()):
+        if any(
+            (k.shop, k.name) == (key.shop, key.name) and k.revoked_at is None for k in self._keys.values()
+        ):
             raise KeyExists(key.name)
         self._keys[token_hash] = key
 
@@ -127,7 +131,9 @@ class MemoryStore:
         return key if key is not None and key.revoked_at is None else None
 
     async def revoke_key(self, shop: str, name: str, at: float) -> bool:
-        found = [h for h, k in self._keys.items() if (k.shop, k.name) == (shop, name) and k.revoked_at is None]
+        found = [
+            h for h, k in self._keys.items() if (k.shop, k.name) == (shop, name) and k.revoked_at is None
+        ]
         for token_hash in found:
             self._keys[token_hash] = dataclasses.replace(self._keys[token_hash], revoked_at=at)
         return bool(found)
@@ -136,15 +142,23 @@ class MemoryStore:
         working = (k for k in self._keys.values() if k.revoked_at is None and shop in (None, k.shop))
         return sorted(working, key=lambda k: (k.shop, k.name))
 
-    async def history(self, shop: str, since: float = 0.0) -> History:
+    async def history(self, shop: str, since: float = 0.0, until: float = math.inf) -> History:
         return History(
             sessions=tuple(
-                s for (s_shop, _), s in self._sessions.items() if s_shop == shop and s.updated_at >= since
+                s
+                for (s_shop, _), s in self._sessions.items()
+                if s_shop == shop and since <= s.updated_at < until
             ),
             turns=tuple(
-                t for (t_shop, _), ts in self._turns.items() if t_shop == shop for t in ts if t.at >= since
+                t
+                for (t_shop, _), ts in self._turns.items()
+                if t_shop == shop
+                for t in ts
+                if since <= t.at < until
             ),
-            tickets=tuple(t for t in self._tickets.values() if t.shop == shop and t.created_at >= since),
+            tickets=tuple(
+                t for t in self._tickets.values() if t.shop == shop and since <= t.created_at < until
+            ),
         )
 
     async def restore(self, history: History) -> Restored:

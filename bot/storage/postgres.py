@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
@@ -280,7 +281,9 @@ class PostgresStore:
 
     async def agents(self) -> list[Agent]:
         async with self._connected() as db:
-            rows = await (await db.execute("SELECT * FROM agents WHERE revoked_at IS NULL ORDER BY name")).fetchall()
+            rows = await (
+                await db.execute("SELECT * FROM agents WHERE revoked_at IS NULL ORDER BY name")
+            ).fetchall()
         return [agent_from(row) for row in rows]
 
     async def add_key(self, key: ApiKey, token_hash: str) -> None:
@@ -296,14 +299,17 @@ class PostgresStore:
     async def key_by_token(self, token_hash: str) -> ApiKey | None:
         async with self._connected() as db:
             row = await (
-                await db.execute("SELECT * FROM keys WHERE token_hash = %s AND revoked_at IS NULL", (token_hash,))
+                await db.execute(
+                    "SELECT * FROM keys WHERE token_hash = %s AND revoked_at IS NULL", (token_hash,)
+                )
             ).fetchone()
         return key_from(row) if row else None
 
     async def revoke_key(self, shop: str, name: str, at: float) -> bool:
         async with self._connected() as db:
             cursor = await db.execute(
-                "UPDATE keys SET revoked_at = %s WHERE shop = %s AND name = %s AND revoked_at IS NULL", (at, shop, name)
+                "UPDATE keys SET revoked_at = %s WHERE shop = %s AND name = %s AND revoked_at IS NULL",
+                (at, shop, name),
             )
         return bool(cursor.rowcount > 0)
 
@@ -317,20 +323,24 @@ class PostgresStore:
             ).fetchall()
         return [key_from(row) for row in rows]
 
-    async def history(self, shop: str, since: float = 0.0) -> History:
+    async def history(self, shop: str, since: float = 0.0, until: float = math.inf) -> History:
+        span = (shop, since, until)
         async with self._connected() as db:
             sessions = await (
-                await db.execute("SELECT * FROM sessions WHERE shop = %s AND updated_at >= %s", (shop, since))
+                await db.execute(
+                    "SELECT * FROM sessions WHERE shop = %s AND updated_at >= %s AND updated_at < %s", span
+                )
             ).fetchall()
             turns = await (
                 await db.execute(
-                    "SELECT * FROM turns WHERE shop = %s AND at >= %s ORDER BY session_id, turn",
-                    (shop, since),
+                    "SELECT * FROM turns WHERE shop = %s AND at >= %s AND at < %s ORDER BY session_id, turn",
+                    span,
                 )
             ).fetchall()
             tickets = await (
                 await db.execute(
-                    "SELECT * FROM tickets WHERE shop = %s AND created_at >= %s ORDER BY id", (shop, since)
+                    "SELECT * FROM tickets WHERE shop = %s AND created_at >= %s AND created_at < %s ORDER BY id",
+                    span,
                 )
             ).fetchall()
         return History(

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import math
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
@@ -187,8 +188,8 @@ class RedisFront:
     async def keys(self, shop: str | None = None) -> list[ApiKey]:
         return await self.backing.keys(shop)
 
-    async def history(self, shop: str, since: float = 0.0) -> History:
-        return await self.backing.history(shop, since)
+    async def history(self, shop: str, since: float = 0.0, until: float = math.inf) -> History:
+        return await self.backing.history(shop, since, until)
 
     async def restore(self, history: History) -> Restored:
         restored = await self.backing.restore(history)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -406,13 +407,16 @@ class SQLiteStore:
 
     async def key_by_token(self, token_hash: str) -> ApiKey | None:
         with self._connection() as db:
-            row = db.execute("SELECT * FROM keys WHERE token_hash = ? AND revoked_at IS NULL", (token_hash,)).fetchone()
+            row = db.execute(
+                "SELECT * FROM keys WHERE token_hash = ? AND revoked_at IS NULL", (token_hash,)
+            ).fetchone()
         return key_from(row) if row else None
 
     async def revoke_key(self, shop: str, name: str, at: float) -> bool:
         with self._transaction() as db:
             cursor = db.execute(
-                "UPDATE keys SET revoked_at = ? WHERE shop = ? AND name = ? AND revoked_at IS NULL", (at, shop, name)
+                "UPDATE keys SET revoked_at = ? WHERE shop = ? AND name = ? AND revoked_at IS NULL",
+                (at, shop, name),
             )
         return cursor.rowcount > 0
 
@@ -424,16 +428,20 @@ class SQLiteStore:
             ).fetchall()
         return [key_from(row) for row in rows]
 
-    async def history(self, shop: str, since: float = 0.0) -> History:
+    async def history(self, shop: str, since: float = 0.0, until: float = math.inf) -> History:
+        span = (shop, since, until)
         with self._connection() as db:
-            sessions = db.execute("SELECT * FROM sessions WHERE shop = ? AND updated_at >= ?", (shop, since))
+            sessions = db.execute(
+                "SELECT * FROM sessions WHERE shop = ? AND updated_at >= ? AND updated_at < ?", span
+            )
             kept = tuple(session_from(shop, row["key"], json.loads(row["state"])) for row in sessions)
             turns = db.execute(
-                "SELECT * FROM turns WHERE shop = ? AND at >= ? ORDER BY session_id, turn", (shop, since)
+                "SELECT * FROM turns WHERE shop = ? AND at >= ? AND at < ? ORDER BY session_id, turn", span
             )
             taken = tuple(turn_from(row) for row in turns)
             tickets = db.execute(
-                "SELECT * FROM tickets WHERE shop = ? AND created_at >= ? ORDER BY id", (shop, since)
+                "SELECT * FROM tickets WHERE shop = ? AND created_at >= ? AND created_at < ? ORDER BY id",
+                span,
             )
             opened = tuple(ticket_from(row) for row in tickets)
         return History(sessions=kept, turns=taken, tickets=opened)

@@ -1,4 +1,4 @@
-"""The buyer's chat window (/demo, /widget.js) and the agent's console (/console) in a real browser:
+"""The buyer's chat window (/demo, /widget.js), the agent's console (/console) and the dashboard in a real browser:
 Debian's Chromium driven by Playwright, against a real `bot serve` process on 127.0.0.1.
 
 Setup (nothing is downloaded when the tests run): `apt-get install -y chromium` (the binary is
@@ -305,7 +305,22 @@ def test_buyer_and_agent_talk_through_the_pages(
         agent.page.screenshot(path=str(shots / "console-closed.png"), full_page=True)
 
         assert buyer.still_marked() and agent.still_marked(), "a page was reloaded"
-        no_errors(buyer, agent)
+
+        # The day's figures: the dashboard, logged in with its form, shows what the API counts.
+        status, stats = call(server.base, "GET", "/v1/stats", token=server.tokens["小美"])
+        assert 200 == status and stats["conversations"] >= 1 and stats["handed_off"] >= 1
+        board = Watched(agent_context, "客服 /dashboard", allowed=("status of 401",))
+        board.page.goto(server.base + "/dashboard")
+        board.page.locator("input[name=token]").fill(server.tokens["小美"])
+        board.page.get_by_role("button", name="登录").click()
+        cards = board.page.locator(".card")
+        expect(cards.nth(0)).to_contain_text(f"接待量{stats['conversations']}")
+        expect(cards.nth(1)).to_contain_text(f"{stats['bot_resolved_rate'] * 100:.1f}%")
+        expect(cards.nth(2)).to_contain_text(f"{stats['handoff_rate'] * 100:.1f}%")
+        expect(board.page.locator("svg")).to_have_count(5)
+        expect(board.page.get_by_text("买家要求转人工").first).to_be_visible()
+        board.page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
+        no_errors(buyer, agent, board)
     finally:
         buyer_context.close()
         agent_context.close()

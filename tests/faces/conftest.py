@@ -1,4 +1,5 @@
-"""Fixtures of the faces' tests: a cable to a database that a test can cut."""
+"""Fixtures of the faces' tests: the app on SQLite with an agent's client and a clock the test
+moves, and a cable to a database that a test can cut."""
 
 from __future__ import annotations
 
@@ -6,10 +7,45 @@ import contextlib
 import socket
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from fastapi.testclient import TestClient
+
+from bot.faces.http.app import create_app
+from bot.storage.sqlite import SQLiteStore
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+class Client(TestClient):
+    """A TestClient that calls as agent 小美 (not an admin); `admin` holds an admin's headers and
+    `hire(name)` makes another agent."""
+
+    admin: dict[str, str]
+    hire: Any
+
+
+@pytest.fixture
+def client(shop: Path, clock: Clock, hire: Any) -> Client:
+    store = SQLiteStore(shop / "data" / "bot.db")
+    made = Client(create_app(shop / "config.yaml", store, clock=clock), headers=hire(store, "小美"))
+    made.admin = hire(store, "店长", admin=True)
+    made.hire = lambda name: hire(store, name)
+    return made
 
 
 class Cable:

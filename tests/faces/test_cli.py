@@ -181,11 +181,15 @@ def test_keys_are_added_listed_and_revoked(shop: Path) -> None:
     assert 1 == runner.invoke(main, ["keys", "revoke", "erp", "--config", config]).exit_code
 
 
-def test_serve_without_any_key_stays_on_this_machine_and_says_why(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_without_any_key_stays_on_this_machine_and_says_why(
+    shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from bot.faces import serve as processes
 
     hosts: list[str] = []
-    monkeypatch.setattr(processes, "serve", lambda config, watch, host, port, workers, loop: hosts.append(host))
+    monkeypatch.setattr(
+        processes, "serve", lambda config, watch, host, port, workers, loop: hosts.append(host)
+    )
     config = str(shop / "config.yaml")
     open_demo = CliRunner().invoke(main, ["serve", "--host", "0.0.0.0", "--config", config])
     assert 0 == open_demo.exit_code and "127.0.0.1" in open_demo.output and "bot keys add" in open_demo.output

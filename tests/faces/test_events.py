@@ -49,9 +49,15 @@ class Window:
             self._buffer += message.get("body", b"")
             while b"\n\n" in self._buffer:
                 block, self._buffer = self._buffer.split(b"\n\n", 1)
-                fields = dict(line.split(": ", 1) for line in block.decode().splitlines() if ": " in line and not line.startswith(":"))
+                fields = dict(
+                    line.split(": ", 1)
+                    for line in block.decode().splitlines()
+                    if ": " in line and not line.startswith(":")
+                )
                 if "data" in fields:
-                    self.events.append((fields.get("id", ""), fields.get("event", ""), json.loads(fields["data"])))
+                    self.events.append(
+                        (fields.get("id", ""), fields.get("event", ""), json.loads(fields["data"]))
+                    )
             self._arrived.set()
 
         self.task = asyncio.ensure_future(self.app(scope, receive, send))
@@ -78,7 +84,9 @@ def app_and_agent(shop: Path, hire: Any) -> tuple[Any, dict[str, str]]:
     return create_app(shop / "config.yaml", storage), hire(storage, "小美")
 
 
-async def post(app: Any, path: str, body: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> Any:
+async def post(
+    app: Any, path: str, body: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+) -> Any:
     """POST straight through the ASGI app, on the running loop (where the event streams listen)."""
     data = json.dumps(body or {}).encode()
     all_headers = {"content-type": "application/json", "content-length": str(len(data)), **(headers or {})}
@@ -150,7 +158,11 @@ def test_no_window_opens_without_the_right_token(app_and_agent: tuple[Any, dict[
     async def scenario() -> list[int]:
         other = await post(app, "/v1/chat", {"session_id": "b2", "message": "在吗"})
         statuses = []
-        for path in ("/v1/events", "/v1/sessions/b1/events", f"/v1/sessions/b1/events?token={other['session_token']}"):
+        for path in (
+            "/v1/events",
+            "/v1/sessions/b1/events",
+            f"/v1/sessions/b1/events?token={other['session_token']}",
+        ):
             window = Window(app, path)
             await window.open()
             statuses.append(window.status)

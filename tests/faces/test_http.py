@@ -13,36 +13,7 @@ from fastapi.testclient import TestClient
 
 from bot.faces.http.app import create_app
 from bot.storage.sqlite import SQLiteStore
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-class Client(TestClient):
-    """A TestClient that calls as agent 小美 (not an admin); `admin` holds an admin's headers and
-    `hire(name)` makes another agent."""
-
-    admin: dict[str, str]
-    hire: Any
-
-
-@pytest.fixture
-def client(shop: Path, clock: Clock, hire: Any) -> Client:
-    store = SQLiteStore(shop / "data" / "bot.db")
-    made = Client(create_app(shop / "config.yaml", store, clock=clock), headers=hire(store, "小美"))
-    made.admin = hire(store, "店长", admin=True)
-    made.hire = lambda name: hire(store, name)
-    return made
+from tests.faces.conftest import Client, Clock
 
 
 def chat(client: TestClient, message: str, session: str = "s1", **extra: object) -> dict:
@@ -190,7 +161,10 @@ def test_health_readiness_and_metrics(client: TestClient) -> None:
 
 def test_reload_needs_an_admins_token(client: Client) -> None:
     anonymous = TestClient(client.app).post("/v1/admin/reload")
-    assert (401, 'Bearer realm="dianxiaoer"') == (anonymous.status_code, anonymous.headers["www-authenticate"])
+    assert (401, 'Bearer realm="dianxiaoer"') == (
+        anonymous.status_code,
+        anonymous.headers["www-authenticate"],
+    )
     assert 401 == client.post("/v1/admin/reload", headers={"Authorization": "Bearer wrong"}).status_code
     assert (403, "forbidden") == (
         client.post("/v1/admin/reload").status_code,
@@ -282,7 +256,12 @@ def test_the_api_on_postgresql_keeps_turns_and_works_the_queue(
 
 @pytest.mark.parametrize("lost", ["PostgreSQL", "Redis"])
 def test_a_lost_database_is_a_503_and_the_server_recovers_by_itself(
-    lost: str, shop: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest, cable: Any, hire: Any
+    lost: str,
+    shop: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    cable: Any,
+    hire: Any,
 ) -> None:
     """PostgreSQL (or the Redis in front of it) gone: chat answers 503 storage-unavailable with
     Retry-After (never a 500, never a fake answer from memory) and /readyz names the backend; back:
@@ -369,7 +348,9 @@ def test_two_agents_race_for_one_ticket_and_only_one_wins(client: Client) -> Non
 def test_the_agent_who_holds_a_ticket_writes_to_the_buyer_and_it_is_in_the_transcript(client: Client) -> None:
     ticket = handed_off(client, "talk")
     wang = client.hire("小王")
-    assert (409, "ticket-conflict") == code_of(client.post(f"/v1/handoffs/{ticket}/messages", json={"text": "在的"}))
+    assert (409, "ticket-conflict") == code_of(
+        client.post(f"/v1/handoffs/{ticket}/messages", json={"text": "在的"})
+    )
     client.post(f"/v1/handoffs/{ticket}/claim")
     assert (409, "ticket-conflict") == code_of(
         client.post(f"/v1/handoffs/{ticket}/messages", json={"text": "我来"}, headers=wang)
@@ -378,7 +359,9 @@ def test_the_agent_who_holds_a_ticket_writes_to_the_buyer_and_it_is_in_the_trans
     assert (200, "小美", 2) == (sent.status_code, sent.json()["agent"], sent.json()["turn"])
     assert "human" == chat(client, "好的谢谢", session="talk")["action"]  # still with the person
     turns = client.get("/v1/sessions/talk").json()["turns"]
-    assert [("我要转人工", None), ("", "小美"), ("好的谢谢", None)] == [(t["message"], t["agent"]) for t in turns]
+    assert [("我要转人工", None), ("", "小美"), ("好的谢谢", None)] == [
+        (t["message"], t["agent"]) for t in turns
+    ]
     assert ("agent", "亲，已经帮您补发了") == (turns[1]["action"], turns[1]["reply"])
     assert 422 == client.post(f"/v1/handoffs/{ticket}/messages", json={"text": ""}).status_code
 
@@ -387,17 +370,23 @@ def test_transfer_release_and_close_follow_the_state_machine(client: Client) -> 
     ticket = handed_off(client, "life")
     wang = client.hire("小王")
     client.post(f"/v1/handoffs/{ticket}/claim")
-    assert (404, "unknown-agent") == code_of(client.post(f"/v1/handoffs/{ticket}/transfer", json={"to": "nobody"}))
+    assert (404, "unknown-agent") == code_of(
+        client.post(f"/v1/handoffs/{ticket}/transfer", json={"to": "nobody"})
+    )
     moved = client.post(f"/v1/handoffs/{ticket}/transfer", json={"to": "小王", "note": "要换货"}).json()
     assert ("claimed", "小王", "要换货") == (moved["status"], moved["claimed_by"], moved["note"])
-    assert (409, "ticket-conflict") == code_of(client.post(f"/v1/handoffs/{ticket}/release"))  # no longer hers
+    assert (409, "ticket-conflict") == code_of(
+        client.post(f"/v1/handoffs/{ticket}/release")
+    )  # no longer hers
     released = client.post(f"/v1/handoffs/{ticket}/release", headers=wang).json()
     assert ("open", None) == (released["status"], released["claimed_by"])
     closed = client.post(f"/v1/handoffs/{ticket}/close", json={"note": "已解决"}).json()
     assert ("closed", "已解决") == (closed["status"], closed["note"])
     again = client.post(f"/v1/handoffs/{ticket}/close", json={"note": "别的"})
     assert (200, "已解决") == (again.status_code, again.json()["note"])  # idempotent, the note kept
-    assert (409, "ticket-conflict") == code_of(client.post(f"/v1/handoffs/{ticket}/messages", json={"text": "hi"}))
+    assert (409, "ticket-conflict") == code_of(
+        client.post(f"/v1/handoffs/{ticket}/messages", json={"text": "hi"})
+    )
     assert "answer" == chat(client, "能开发票吗", session="life")["action"]
 
 
@@ -415,7 +404,9 @@ def test_the_queue_pages_filters_and_gives_times_with_their_zone(client: Client,
     handed_off(client, "angry", "再不处理就投诉你们!!!")
     seen, cursor, pages = [], None, 0
     while True:
-        page = client.get("/v1/handoffs", params={"limit": 2, **({"cursor": cursor} if cursor else {})}).json()
+        page = client.get(
+            "/v1/handoffs", params={"limit": 2, **({"cursor": cursor} if cursor else {})}
+        ).json()
         seen += [t["session_id"] for t in page["items"]]
         pages, cursor = pages + 1, page["next_cursor"]
         if cursor is None:
@@ -437,7 +428,9 @@ def test_a_buyer_reads_only_their_own_conversation_and_nobody_reads_without_a_to
     anonymous = TestClient(client.app)
     own = anonymous.get("/v1/sessions/buyer-a", params={"token": mine["session_token"]})
     assert (200, ["在吗"]) == (own.status_code, [t["message"] for t in own.json()["turns"]])
-    assert (401, "unauthorized") == code_of(anonymous.get("/v1/sessions/buyer-b", params={"token": mine["session_token"]}))
+    assert (401, "unauthorized") == code_of(
+        anonymous.get("/v1/sessions/buyer-b", params={"token": mine["session_token"]})
+    )
     assert (401, "unauthorized") == code_of(anonymous.get("/v1/sessions/buyer-b"))
     for route in ("/v1/handoffs", "/v1/handoffs/1"):
         assert (401, "unauthorized") == code_of(anonymous.get(route))
@@ -492,7 +485,9 @@ def test_the_api_pages_load_everything_from_the_server_itself(client: Client, pa
 
 def test_openapi_declares_the_bearer_scheme_on_the_agent_routes(client: Client) -> None:
     spec = client.get("/openapi.json").json()
-    assert {"type": "http", "scheme": "bearer"}.items() <= spec["components"]["securitySchemes"]["HTTPBearer"].items()
+    assert {"type": "http", "scheme": "bearer"}.items() <= spec["components"]["securitySchemes"][
+        "HTTPBearer"
+    ].items()
     assert spec["paths"]["/v1/handoffs/{ticket_id}/claim"]["post"]["security"] == [{"HTTPBearer": []}]
 
 
@@ -523,19 +518,30 @@ def test_once_a_shop_has_keys_every_chat_needs_one_and_a_widget_only_its_own_con
     server, widget = add_key(store, "server"), add_key(store, "widget")
     other_shop = add_key(store, "server", shop="tea")
     assert (401, "key-required") == code_of(client.post("/v1/chat", json=body))
-    assert (401, "bad-key") == code_of(client.post("/v1/chat", json=body, headers={"X-Api-Key": "dxe_server_nope"}))
+    assert (401, "bad-key") == code_of(
+        client.post("/v1/chat", json=body, headers={"X-Api-Key": "dxe_server_nope"})
+    )
     assert (401, "bad-key") == code_of(client.post("/v1/chat", json=body, headers={"X-Api-Key": other_shop}))
     assert 200 == client.post("/v1/chat", json=body, headers={"X-Api-Key": server}).status_code
     # A widget starts its own conversation, gets its token, and goes on with it; nobody else's.
-    started = client.post("/v1/chat", json={"session_id": "w1", "message": "在吗"}, headers={"X-Api-Key": widget})
+    started = client.post(
+        "/v1/chat", json={"session_id": "w1", "message": "在吗"}, headers={"X-Api-Key": widget}
+    )
     assert 200 == started.status_code
     token = started.json()["session_token"]
     mine = {"X-Api-Key": widget, "X-Session-Token": token}
-    assert 200 == client.post("/v1/chat", json={"session_id": "w1", "message": "发货了吗"}, headers=mine).status_code
-    assert (403, "not-your-session") == code_of(
-        client.post("/v1/chat", json={"session_id": "w1", "message": "我是别人"}, headers={"X-Api-Key": widget})
+    assert (
+        200
+        == client.post("/v1/chat", json={"session_id": "w1", "message": "发货了吗"}, headers=mine).status_code
     )
-    assert (403, "not-your-session") == code_of(client.post("/v1/chat", json=body, headers=mine))  # k1 is not w1
+    assert (403, "not-your-session") == code_of(
+        client.post(
+            "/v1/chat", json={"session_id": "w1", "message": "我是别人"}, headers={"X-Api-Key": widget}
+        )
+    )
+    assert (403, "not-your-session") == code_of(
+        client.post("/v1/chat", json=body, headers=mine)
+    )  # k1 is not w1
     assert Blocking.run(store.revoke_key("default", "server", 1.0))
     assert (401, "bad-key") == code_of(client.post("/v1/chat", json=body, headers={"X-Api-Key": server}))
 
@@ -551,7 +557,9 @@ def test_openapi_lists_every_error_a_route_answers_in_the_one_shape(client: Clie
 
 
 def test_a_chat_not_sent_as_json_is_refused_so_a_cross_site_form_cannot_post(client: Client) -> None:
-    form = client.post("/v1/chat", content='{"session_id": "x", "message": "在吗"}', headers={"Content-Type": "text/plain"})
+    form = client.post(
+        "/v1/chat", content='{"session_id": "x", "message": "在吗"}', headers={"Content-Type": "text/plain"}
+    )
     assert (415, "not-json") == code_of(form)
     assert 404 == client.get("/v1/sessions/x").status_code  # nothing was stored
 

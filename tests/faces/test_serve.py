@@ -441,7 +441,9 @@ def test_a_replica_killed_mid_traffic_loses_no_acknowledged_turn_and_a_retry_sto
             assert list(range(1, len(kept) + 1)) == [t["turn"] for t in stored["turns"]]
             assert sorted(messages) == sorted(kept)  # each message once: none lost, none twice
         assert replayed[0] <= cut_off[0]
-        print(f"killed one replica: {cut_off[0]} replies cut off and sent again, {replayed[0]} of them replayed")
+        print(
+            f"killed one replica: {cut_off[0]} replies cut off and sent again, {replayed[0]} of them replayed"
+        )
     finally:
         for server in servers[1:]:
             server.terminate()
@@ -527,7 +529,9 @@ def test_replicas_ride_out_a_restarted_backend_and_store_every_message_once(
             kept = [t["message"] for t in stored["turns"]]
             assert list(range(1, len(kept) + 1)) == [t["turn"] for t in stored["turns"]]
             assert sorted(messages) == sorted(kept)  # each message once: none lost, none twice
-        print(f"{fault} restarted, 2 s down: {statuses.get(503, 0)} answers 503, {replayed[0]} replays of stored turns")
+        print(
+            f"{fault} restarted, 2 s down: {statuses.get(503, 0)} answers 503, {replayed[0]} replays of stored turns"
+        )
     finally:
         for server in servers:
             server.terminate()

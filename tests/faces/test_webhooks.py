@@ -32,7 +32,10 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.hold.wait(10)
-                first = not any(h["X-Dianxiaoer-Event-Id"] == self.headers["X-Dianxiaoer-Event-Id"] for h, _ in receiver.got)
+                first = not any(
+                    h["X-Dianxiaoer-Event-Id"] == self.headers["X-Dianxiaoer-Event-Id"]
+                    for h, _ in receiver.got
+                )
                 receiver.got.append((dict(self.headers), body))
                 self.send_response(500 if first else 200)
                 self.end_headers()

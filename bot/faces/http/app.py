@@ -31,7 +31,7 @@ from starlette.types import ASGIApp
 
 from bot.credentials import SessionTokens
 from bot.desk import Desk
-from bot.faces.http import errors, pages
+from bot.faces.http import dashboard, errors, pages
 from bot.faces.http.asgi import Bounded, HotRoute, Metrics, TickBufferedHandler
 from bot.faces.http.auth import Admin, Bearer, KeyGate, Me, current_agent, signing_secret
 from bot.faces.http.bodies import (
@@ -118,6 +118,7 @@ def create_app(
     )
     _offline_docs(app)
     pages.mount(app)  # /widget.js, /demo, /console
+    dashboard.mount(app, storage, shops, clock)  # /v1/stats, /dashboard
     app.state.storage = storage  # for the dependencies that look up who is asking (`auth`)
 
     async def failed(request: Request, exc: Exception) -> Response:
@@ -215,18 +216,43 @@ def create_app(
         )
         return out.model_dump_json()
 
-    @app.post("/v1/chat", response_model=ChatResponse, tags=["chat"], responses=errors.documented("invalid-request", "empty-message", "message-too-long", "bad-characters", "key-required", "bad-key", "not-your-session", "unknown-shop", "overloaded", "session-busy", "storage-unavailable"))
+    @app.post(
+        "/v1/chat",
+        response_model=ChatResponse,
+        tags=["chat"],
+        responses=errors.documented(
+            "invalid-request",
+            "empty-message",
+            "message-too-long",
+            "bad-characters",
+            "key-required",
+            "bad-key",
+            "not-your-session",
+            "unknown-shop",
+            "overloaded",
+            "session-busy",
+            "storage-unavailable",
+        ),
+    )
     async def chat(
         body: ChatRequest,
         request: Request,
-        x_api_key: Annotated[str | None, Header(description="the shop's server or widget key, once it has keys")] = None,
-        x_session_token: Annotated[str | None, Header(description="with a widget key: the conversation's session_token")] = None,
+        x_api_key: Annotated[
+            str | None, Header(description="the shop's server or widget key, once it has keys")
+        ] = None,
+        x_session_token: Annotated[
+            str | None, Header(description="with a widget key: the conversation's session_token")
+        ] = None,
     ) -> Response:
         """Answer one buyer message; the turn is stored before this returns."""
         # `HotRoute` (below) answers this route without FastAPI's machinery; here it is documented.
         return Response(await answer(body, request.headers), media_type="application/json")
 
-    @app.get("/v1/sessions/{session_id}", tags=["chat"], responses=errors.documented("unauthorized", "unknown-session", "unknown-shop"))
+    @app.get(
+        "/v1/sessions/{session_id}",
+        tags=["chat"],
+        responses=errors.documented("unauthorized", "unknown-session", "unknown-shop"),
+    )
     async def session(
         session_id: str,
         request: Request,
@@ -248,7 +274,9 @@ def create_app(
             "turns": [turn_out(t).model_dump() for t in turns],
         }
 
-    async def reader(request: Request, credentials: Any, token: str | None, shop: str, session_id: str) -> None:
+    async def reader(
+        request: Request, credentials: Any, token: str | None, shop: str, session_id: str
+    ) -> None:
         """An agent, or the buyer of this very session; anyone else is refused."""
         if token is not None and sessions.valid(token, shop, session_id):
             return
@@ -276,7 +304,12 @@ def create_app(
             transcript=[turn_out(x) for x in transcript],
         )  # fmt: skip
 
-    @app.get("/v1/handoffs", response_model=TicketPage, tags=["handoffs"], responses=errors.documented("unauthorized", "invalid-request", "bad-cursor"))
+    @app.get(
+        "/v1/handoffs",
+        response_model=TicketPage,
+        tags=["handoffs"],
+        responses=errors.documented("unauthorized", "invalid-request", "bad-cursor"),
+    )
     async def handoffs(
         _: Me,
         status: Annotated[TicketStatus | None, Query()] = None,
@@ -293,33 +326,60 @@ def create_app(
         start = _offset(cursor)
         page = found[start : start + limit]
         more = start + limit < len(found)
-        return TicketPage(items=[await ticket_out(t) for t in page], next_cursor=str(start + limit) if more else None)
+        return TicketPage(
+            items=[await ticket_out(t) for t in page], next_cursor=str(start + limit) if more else None
+        )
 
-    @app.get("/v1/handoffs/{ticket_id}", response_model=TicketOut, tags=["handoffs"], responses=errors.documented("unauthorized", "unknown-ticket"))
+    @app.get(
+        "/v1/handoffs/{ticket_id}",
+        response_model=TicketOut,
+        tags=["handoffs"],
+        responses=errors.documented("unauthorized", "unknown-ticket"),
+    )
     async def handoff(ticket_id: TicketId, _: Me, shop: ShopQuery = DEFAULT_SHOP) -> TicketOut:
         ticket = await storage.ticket(shop, ticket_id)
         if ticket is None:
             raise ApiError("unknown-ticket", ticket=ticket_id)
         return await ticket_out(ticket)
 
-    @app.post("/v1/handoffs/{ticket_id}/claim", response_model=TicketOut, tags=["handoffs"], responses=errors.documented("unauthorized", "unknown-ticket", "ticket-conflict"))
+    @app.post(
+        "/v1/handoffs/{ticket_id}/claim",
+        response_model=TicketOut,
+        tags=["handoffs"],
+        responses=errors.documented("unauthorized", "unknown-ticket", "ticket-conflict"),
+    )
     async def claim(ticket_id: TicketId, me: Me, shop: ShopQuery = DEFAULT_SHOP) -> TicketOut:
         """Take a waiting buyer (409 with the ticket's state if another agent was first)."""
         return await ticket_out(await desk.claim(shop, ticket_id, me))
 
-    @app.post("/v1/handoffs/{ticket_id}/transfer", response_model=TicketOut, tags=["handoffs"], responses=errors.documented("unauthorized", "unknown-ticket", "unknown-agent", "ticket-conflict"))
+    @app.post(
+        "/v1/handoffs/{ticket_id}/transfer",
+        response_model=TicketOut,
+        tags=["handoffs"],
+        responses=errors.documented("unauthorized", "unknown-ticket", "unknown-agent", "ticket-conflict"),
+    )
     async def transfer(
         ticket_id: TicketId, body: TransferRequest, me: Me, shop: ShopQuery = DEFAULT_SHOP
     ) -> TicketOut:
         """Hand a ticket you hold to another agent, with a note for them."""
         return await ticket_out(await desk.transfer(shop, ticket_id, me, body.to, body.note))
 
-    @app.post("/v1/handoffs/{ticket_id}/release", response_model=TicketOut, tags=["handoffs"], responses=errors.documented("unauthorized", "unknown-ticket", "ticket-conflict"))
+    @app.post(
+        "/v1/handoffs/{ticket_id}/release",
+        response_model=TicketOut,
+        tags=["handoffs"],
+        responses=errors.documented("unauthorized", "unknown-ticket", "ticket-conflict"),
+    )
     async def release(ticket_id: TicketId, me: Me, shop: ShopQuery = DEFAULT_SHOP) -> TicketOut:
         """Put a ticket you hold back in the queue for another agent."""
         return await ticket_out(await desk.release(shop, ticket_id, me))
 
-    @app.post("/v1/handoffs/{ticket_id}/close", response_model=TicketOut, tags=["handoffs"], responses=errors.documented("unauthorized", "unknown-ticket", "ticket-conflict"))
+    @app.post(
+        "/v1/handoffs/{ticket_id}/close",
+        response_model=TicketOut,
+        tags=["handoffs"],
+        responses=errors.documented("unauthorized", "unknown-ticket", "ticket-conflict"),
+    )
     async def close(
         ticket_id: TicketId,
         me: Me,
@@ -330,7 +390,12 @@ def create_app(
         closed ticket changes nothing (its note is kept)."""
         return await ticket_out(await desk.close(shop, ticket_id, me, body.note if body else None))
 
-    @app.post("/v1/handoffs/{ticket_id}/messages", response_model=AgentTurnOut, tags=["handoffs"], responses=errors.documented("unauthorized", "unknown-ticket", "ticket-conflict", "session-busy"))
+    @app.post(
+        "/v1/handoffs/{ticket_id}/messages",
+        response_model=AgentTurnOut,
+        tags=["handoffs"],
+        responses=errors.documented("unauthorized", "unknown-ticket", "ticket-conflict", "session-busy"),
+    )
     async def message(
         ticket_id: TicketId, body: MessageRequest, me: Me, shop: ShopQuery = DEFAULT_SHOP
     ) -> AgentTurnOut:
@@ -339,7 +404,12 @@ def create_app(
         turn = await desk.message(shop, ticket_id, me, body.text)
         return AgentTurnOut(turn=turn.turn, at=when(shop, turn.at) or "", text=turn.reply, agent=me.name)
 
-    @app.get("/v1/events", tags=["events"], response_class=StreamingResponse, responses=errors.documented("unauthorized", "overloaded"))
+    @app.get(
+        "/v1/events",
+        tags=["events"],
+        response_class=StreamingResponse,
+        responses=errors.documented("unauthorized", "overloaded"),
+    )
     async def agent_events(
         _: Me,
         last_event_id: LastEventId = None,
@@ -350,7 +420,12 @@ def create_app(
         a buyer writing to a held conversation, an agent's message. Resumes after `Last-Event-ID`."""
         return _events(storage.events.follow(shop, last_event_id or since), for_agents)
 
-    @app.get("/v1/sessions/{session_id}/events", tags=["events"], response_class=StreamingResponse, responses=errors.documented("unauthorized", "overloaded"))
+    @app.get(
+        "/v1/sessions/{session_id}/events",
+        tags=["events"],
+        response_class=StreamingResponse,
+        responses=errors.documented("unauthorized", "overloaded"),
+    )
     async def buyer_events(
         session_id: str,
         request: Request,
@@ -421,7 +496,11 @@ def create_app(
     def prometheus() -> PlainTextResponse:
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.post("/v1/admin/reload", tags=["operations"], responses=errors.documented("unauthorized", "forbidden", "shop-invalid", "unknown-shop"))
+    @app.post(
+        "/v1/admin/reload",
+        tags=["operations"],
+        responses=errors.documented("unauthorized", "forbidden", "shop-invalid", "unknown-shop"),
+    )
     def reload(_: Admin, shop: ShopQuery = DEFAULT_SHOP) -> Response:
         """Load a shop's intents, responses and config again; swap them in only if there is no error."""
         ok, problems = shops.reload(shop)
@@ -451,7 +530,9 @@ def _problem(p: Problem) -> dict[str, str]:
 def _offline_docs(app: FastAPI) -> None:
     """/docs (Swagger UI) and /redoc with their scripts served by the app (`fastapi_offline`'s
     files), not from a CDN: an offline machine and a strict network still get the API page."""
-    app.mount("/static/docs", StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"), name="docs")
+    app.mount(
+        "/static/docs", StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"), name="docs"
+    )
 
     @app.get("/docs", include_in_schema=False)
     def swagger() -> Response:

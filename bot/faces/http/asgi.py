@@ -117,7 +117,9 @@ class HotRoute:
             await errors.send(send, "body-too-large")
             return
         try:
-            response: Response = Response(await self.handle(self._parse(raw), headers), media_type="application/json")
+            response: Response = Response(
+                await self.handle(self._parse(raw), headers), media_type="application/json"
+            )
         except Exception as exc:
             response = self.failure(exc)
         await response(scope, receive, send)

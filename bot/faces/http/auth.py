@@ -71,7 +71,9 @@ class KeyGate:
         key = await self.storage.key_by_token(token_hash(given))
         if key is None or key.shop != shop:
             raise ApiError("bad-key")
-        proven = key.kind is KeyKind.SERVER or self.tokens.valid(headers.get("x-session-token"), shop, session_id)
+        proven = key.kind is KeyKind.SERVER or self.tokens.valid(
+            headers.get("x-session-token"), shop, session_id
+        )
         if not proven and await self.storage.session(shop, session_id) is not None:
             raise ApiError("not-your-session")  # a widget may only start a conversation or go on with its own
 

@@ -116,7 +116,9 @@ class TurnOut(BaseModel):
     confidence: float
     reason: str | None
     message_id: str | None = None
-    agent: str | None = Field(default=None, description="who wrote the reply, on an agent's turn (action agent)")
+    agent: str | None = Field(
+        default=None, description="who wrote the reply, on an agent's turn (action agent)"
+    )
 
 
 class TicketOut(BaseModel):
@@ -125,9 +127,13 @@ class TicketOut(BaseModel):
     buyer_id: str | None
     reason: str
     priority: str
-    status: str = Field(description="open (waiting for a person) | claimed (with an agent) | closed (back to the bot)")
+    status: str = Field(
+        description="open (waiting for a person) | claimed (with an agent) | closed (back to the bot)"
+    )
     created_at: str = Field(description="ISO 8601 with the shop's time zone")
-    waited_seconds: float = Field(description="how long the buyer has waited for a person (until claimed or closed)")
+    waited_seconds: float = Field(
+        description="how long the buyer has waited for a person (until claimed or closed)"
+    )
     claimed_by: str | None
     claimed_at: str | None
     closed_at: str | None
@@ -146,7 +152,9 @@ class TicketPage(BaseModel):
 
 
 class TransferRequest(_Body):
-    to: str = Field(min_length=1, max_length=64, description="the agent who takes over", examples=["客服小美"])
+    to: str = Field(
+        min_length=1, max_length=64, description="the agent who takes over", examples=["客服小美"]
+    )
     note: str | None = Field(default=None, max_length=2000, examples=["买家要换货，订单号在记录里"])
 
 
@@ -163,3 +171,42 @@ class AgentTurnOut(BaseModel):
 
 class CloseRequest(_Body):
     note: str | None = Field(default=None, max_length=2000)
+
+
+class Count(BaseModel):
+    name: str = Field(description="an intent, topic or handoff reason id, or a question as asked")
+    title: str = Field(description="what a shop owner reads for it")
+    count: int
+
+
+class BandOut(BaseModel):
+    low: float
+    high: float
+    answers: int
+    kept: int = Field(
+        description="answers after which no person was needed within the next two buyer messages"
+    )
+
+
+class StatsOut(BaseModel):
+    shop_id: str
+    day: str = Field(description="the calendar day on the shop's clock", examples=["2026-12-01"])
+    utc_offset_hours: float
+    conversations: int = Field(description="接待量: conversations in which a buyer wrote that day")
+    messages: int = Field(description="buyer messages that day")
+    bot_resolved: int = Field(description="conversations the bot answered in and no person was needed")
+    bot_resolved_rate: float = Field(description="机器人独立解决率: bot_resolved / conversations")
+    handed_off: int = Field(description="conversations with a ticket opened that day")
+    handoff_rate: float = Field(description="转人工率: handed_off / conversations")
+    handoffs: list[Count] = Field(description="tickets opened that day, by reason, most first")
+    first_response_median_seconds: float | None
+    first_response_p90_seconds: float | None
+    tickets_answered: int = Field(description="tickets of the day a person has written in")
+    tickets_unanswered: int
+    intents: list[Count] = Field(description="the intents answered most")
+    topics: list[Count] = Field(description="the topics answered most")
+    unanswered: list[Count] = Field(
+        description="questions the bot asked back on or handed off unsure, digits masked"
+    )
+    hours: list[int] = Field(description="buyer messages in each hour of the day, 00-23")
+    reliability: list[BandOut]

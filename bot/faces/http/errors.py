@@ -41,7 +41,14 @@ class ErrorOut(BaseModel):
     error: ErrorDetail
 
 
-KNOWN: tuple[type[Exception], ...] = (ApiError, ValidationError, UnknownShop, ShopUnavailable, StorageError, UnknownAgent)
+KNOWN: tuple[type[Exception], ...] = (
+    ApiError,
+    ValidationError,
+    UnknownShop,
+    ShopUnavailable,
+    StorageError,
+    UnknownAgent,
+)
 
 
 def body(

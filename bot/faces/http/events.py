@@ -42,7 +42,12 @@ def for_buyer(session_id: str) -> Callable[[Event], dict[str, Any] | None]:
 
 
 def _fields(event: Event, data: dict[str, str], ticket: bool = True) -> dict[str, Any]:
-    fields: dict[str, Any] = {"kind": event.kind.value, "session_id": event.session_id, "at": event.at, **data}
+    fields: dict[str, Any] = {
+        "kind": event.kind.value,
+        "session_id": event.session_id,
+        "at": event.at,
+        **data,
+    }
     if ticket:
         fields |= {"shop_id": event.shop, "ticket_id": event.ticket_id}
     return fields

@@ -90,7 +90,9 @@ class Webhooks:
         assert self._queue is not None
         while True:
             hook, secret, body, event = await self._queue.get()
-            task = asyncio.ensure_future(self._deliver(hook, secret, body, event))  # a slow URL holds up no other
+            task = asyncio.ensure_future(
+                self._deliver(hook, secret, body, event)
+            )  # a slow URL holds up no other
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
 
@@ -106,7 +108,9 @@ class Webhooks:
             except (OSError, urllib.error.URLError) as exc:
                 reason = type(exc).__name__
             if pause is None:
-                log.warning("webhook %s: event %s given up after %d tries (%s)", hook.url, event.id, attempt, reason)
+                log.warning(
+                    "webhook %s: event %s given up after %d tries (%s)", hook.url, event.id, attempt, reason
+                )
                 return
             await asyncio.sleep(pause)
 

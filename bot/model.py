@@ -132,6 +132,7 @@ class Topic:
     id: str
     title: str
     origin: Origin
+    needs_order: bool = False  # about one order (where is it, urge it): a person looks the order up
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

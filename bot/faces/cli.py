@@ -514,6 +514,12 @@ def schema(directory: Path) -> None:
     help='Topic labels kept apart from the texts: JSON lines {"sha": 16 hex of SHA-256 of the text, "topic"}.',
 )
 @click.option(
+    "--keywords",
+    "keywords",
+    is_flag=True,
+    help="List the keywords and patterns that were right less often than their weight claims.",
+)
+@click.option(
     "--target-wrong",
     "target_wrong",
     type=click.FloatRange(0, 1),
@@ -530,6 +536,7 @@ def eval_command(
     after_each: bool,
     topics_file: Path | None,
     target_wrong: float | None,
+    keywords: bool,
     config: str,
 ) -> None:
     """Measure the bot on labelled messages: JSON lines {"text", "intent", "alt"?, "topic"?, "after"?}."""
@@ -538,6 +545,7 @@ def eval_command(
         after_summary,
         evaluate_after_each,
         half,
+        keyword_reliability,
         read_topics,
         with_topics,
     )
@@ -549,6 +557,21 @@ def eval_command(
     items = list(read_labelled(file))
     if topics_file is not None:
         items = with_topics(items, read_topics(topics_file))
+    if keywords:
+        from bot.report.evaluation import keyword_table
+
+        reliability = keyword_reliability(bot, items)
+        if as_json:
+            found = [
+                {"intent": r.intent, "keyword": r.word, "weight": r.weight, "seen": r.seen, "right": r.right,
+                 "precision": round(r.precision, 4), "misleads": r.misleads, "suggested": r.suggested,
+                 "labels": dict(r.labels), "file": r.origin.file, "line": r.origin.line}
+                for r in reliability
+            ]  # fmt: skip
+            click.echo(json.dumps({"keywords": found}, ensure_ascii=False, indent=2))
+        else:
+            click.echo(keyword_table(reliability))
+        return
     if target_wrong is not None:
         from bot.report.evaluation import threshold_advice
 

@@ -1,5 +1,7 @@
-"""Answers about one order: without the order in the caller's context the bot asks for its
-number; once it has the number, a person looks the order up (the bot cannot)."""
+"""Answers about one order (a topic with `needs_order`: where is my parcel, urge my order): without
+the order in the caller's context the bot answers and asks for its number; once it has the number,
+a person looks the order up (the bot cannot). Other topics are answered by policy even when the buyer
+mentions an order (发什么快递, 几天到): the number is context, not the question."""
 
 from __future__ import annotations
 
@@ -10,12 +12,13 @@ from bot.model import Action, Asked, HandoffReason
 from bot.shop import Shop
 from bot.stages.render import fill
 
-ORDER_INTENTS = frozenset({"shipping_time", "logistics"})
-
 
 def flow(draft: TurnDraft, shop: Shop) -> TurnDraft:
     decision = draft.decision
-    if decision is None or decision.action is not Action.ANSWER or decision.intent_id not in ORDER_INTENTS:
+    if decision is None or decision.action is not Action.ANSWER or decision.intent_id is None:
+        return draft
+    topics = shop.intents.intent(decision.intent_id).topics
+    if decision.topic is None or not any(t.id == decision.topic and t.needs_order for t in topics):
         return draft
     if "order.status" in draft.values:
         return draft

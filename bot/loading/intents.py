@@ -133,7 +133,7 @@ def _topics(
             problems.append(problem("duplicate-topic", where, topic=full, other=seen[full]))
             continue
         seen[full] = where
-        topics.append(Topic(id=full, title=shape.title, origin=where))
+        topics.append(Topic(id=full, title=shape.title, origin=where, needs_order=shape.needs_order))
         examples_at = node.get("examples") if isinstance(node, yamlfile.YMap) else None
         keywords_at = node.get("keywords") if isinstance(node, yamlfile.YMap) else None
         examples += [

@@ -48,6 +48,10 @@ class TopicShape(_Shape):
     keywords: dict[str, float] = Field(
         default_factory=dict, description="word or phrase → weight in (0, 1]: evidence for this topic"
     )
+    needs_order: bool = Field(
+        default=False,
+        description="要看具体订单才能答（快递到哪了、催发货）：买家给了订单号就转人工去查，没给就先请他发订单号",
+    )
 
     @field_validator("keywords")
     @classmethod

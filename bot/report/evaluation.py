@@ -113,3 +113,23 @@ def threshold_advice(advice: Sequence[Any], target: float) -> str:
 
 def _advice_figures(row: Any) -> str:
     return f"{row['resolved']:.1%} / {row['wrong']:.1%} / {row['clarified']:.1%} / {row['handed_off']:.1%}"
+
+
+def keyword_table(rows: Sequence[Any], shown: int = 40) -> str:
+    """`bot eval --keywords`: the keywords that point at their intent less often than their weight says."""
+    misleading = [r for r in rows if r.misleads]
+    out = [
+        f"误导的关键词 (keywords right less often than their weight claims; {len(misleading)} of {len(rows)}):",
+        f"  {'intent':<15}{'keyword':<22}{'weight':>7}{'right':>9}{'precision':>10}  {'suggested':>9}  labels, where",
+    ]
+    for r in misleading[:shown]:
+        labels = ", ".join(f"{label} {n}" for label, n in r.labels)
+        out.append(
+            f"  {r.intent:<15}{r.word[:20]:<22}{r.weight:>7.2f}{f'{r.right}/{r.seen}':>9}{r.precision:>10.0%}  {r.suggested:>9.2f}"
+            f"  {labels}  {r.origin.file}:{r.origin.line}"
+        )
+    if not misleading:
+        out.append("  没有 (none): every keyword seen often enough is right about as often as its weight says.")
+    else:
+        out += ["", "把权重改成 suggested，或者给别的意图补上更具体的关键词 (lower the weight, or add a more specific keyword elsewhere)."]
+    return "\n".join(out)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.engine import Engine
-from bot.model import Action, Reply, Session
+from bot.model import Action, EvidenceKind, Origin, Reply, Session
 
 # Ordinary first questions, one per core intent: `bot eval --after-each` runs the file after each.
 FIRST_QUESTIONS = (
@@ -336,6 +336,68 @@ class ThresholdAdvice:
     single: Mapping[str, float]  # figures on single messages
     conversation: Mapping[str, float]  # figures after each ordinary first question
     meets: bool  # wrong ≤ the target both ways
+
+
+# A keyword misleads when, over at least KEYWORD_MIN_SEEN labelled messages where it counted, it
+# pointed at its intent markedly less often than its weight claims.
+KEYWORD_MIN_SEEN = 4
+KEYWORD_MARGIN = 0.15
+KEYWORD_FLOOR = 0.45  # the weight suggested for a misleading keyword is its precision, not less than this
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeywordReliability:
+    """How often a keyword or pattern of an intent was right where it counted as evidence."""
+
+    intent: str
+    word: str  # the keyword, or "pattern <regex>"
+    weight: float
+    origin: Origin
+    seen: int  # labelled messages in which it was evidence for `intent`
+    right: int  # of those, labelled with `intent` (or its alternative)
+    labels: tuple[tuple[str, int], ...]  # what those messages were labelled, most first
+
+    @property
+    def precision(self) -> float:
+        return (self.right + 1) / (self.seen + 2)  # smoothed: two sightings are not a verdict
+
+    @property
+    def misleads(self) -> bool:
+        return (
+            self.seen >= KEYWORD_MIN_SEEN
+            and self.precision < self.weight - KEYWORD_MARGIN
+            and self.weight > KEYWORD_FLOOR
+        )
+
+    @property
+    def suggested(self) -> float:
+        return round(max(KEYWORD_FLOOR, self.precision), 2) if self.misleads else self.weight
+
+
+def keyword_reliability(bot: Engine, items: Iterable[Labelled]) -> list[KeywordReliability]:
+    """Every keyword and pattern that was evidence in the labelled messages, the most misleading first
+    (weight far above how often it was right)."""
+    seen: dict[tuple[str, str], Counter[str]] = {}
+    right: Counter[tuple[str, str]] = Counter()
+    where: dict[tuple[str, str], tuple[float, Origin]] = {}
+    for item in items:
+        _, matches, _ = bot.understand(item.text)
+        for match in matches:
+            for evidence in match.evidence:
+                if evidence.kind not in (EvidenceKind.KEYWORD, EvidenceKind.PATTERN):
+                    continue
+                key = (match.intent_id, evidence.detail)
+                seen.setdefault(key, Counter())[item.intent] += 1
+                right[key] += match.intent_id in (item.intent, item.alt)
+                where[key] = (evidence.weight, evidence.origin)
+    rows = [
+        KeywordReliability(intent=intent, word=word, weight=where[key][0], origin=where[key][1],
+                           seen=sum(labels.values()), right=right[key], labels=tuple(labels.most_common(3)))
+        for key, labels in seen.items()
+        for intent, word in [key]
+    ]  # fmt: skip
+    rows.sort(key=lambda r: (not r.misleads, r.precision - r.weight, -r.seen))
+    return rows
 
 
 ANSWER_AT_GRID = (0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)

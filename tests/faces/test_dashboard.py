@@ -48,6 +48,9 @@ def test_the_days_figures_are_what_the_buyers_and_agents_did(client: Client, clo
     assert {("shipping_time", "发货时间", 1), ("invoice", "发票开具", 1)} == {
         (c["name"], c["title"], c["count"]) for c in stats["intents"]
     }
+    assert {("shipping_time.when", "付款后多久发货"), ("invoice.kinds", "能开哪些发票")} == {
+        (c["name"], c["title"]) for c in stats["topics"]
+    }
     # The two unread messages are one question; their order numbers are neither shown nor telling them apart.
     assert [("订单 ########### 那个东西咋回事", 2)] == [(c["name"], c["count"]) for c in stats["unanswered"]]
     assert 5 == sum(stats["hours"]) == stats["hours"][6]  # 06:13 on the shop's clock

@@ -50,17 +50,30 @@ def test_dev_set_is_large_and_balanced(dev_rows: list[dict]) -> None:
     assert counts["other"] >= 60
 
 
-def test_dev_set_does_not_copy_the_intent_examples(dev_rows: list[dict], shipped_bot: Bot) -> None:
+@pytest.mark.parametrize("name", ["dev.jsonl", "blind.jsonl"])
+def test_labelled_sets_do_not_copy_the_intent_examples(repo: Path, shipped_bot: Bot, name: str) -> None:
     """The measurement is honest only if no test message is an example the matcher already knows,
     or one with a word or two changed (edit similarity ≥ 0.9 as spelled, before concepts)."""
     spelled = shipped_bot.shop.normalize.spelled
     examples = [spelled(e.text) for e in shipped_bot.shop.matcher.examples]
     near = [
-        (r["text"], found[0])
-        for r in dev_rows
-        if (found := process.extractOne(spelled(r["text"]), examples, scorer=fuzz.ratio, score_cutoff=90))
+        (item.text, found[0])
+        for item in read_labelled(repo / "tests" / "data" / name)
+        if (found := process.extractOne(spelled(item.text), examples, scorer=fuzz.ratio, score_cutoff=90))
     ]
     assert [] == near
+
+
+def test_the_blind_set_holds_what_the_shop_has_learnt_to_generalise(repo: Path, shipped_bot: Bot) -> None:
+    """tests/data/blind.jsonl was written by people who never saw intents/; its other half went into
+    intents/ as 问法. It is the repo's own measure of messages the shop has never seen, so these floors
+    (the figures when it was written: 71.1% resolved, 3.6% wrong) catch a change that trades
+    generalisation for fitting the files we read. Raise them as the shop improves."""
+    summary = evaluate(shipped_bot, read_labelled(repo / "tests" / "data" / "blind.jsonl")).to_dict()
+    assert summary["n"] >= 1200
+    assert summary["resolved"] >= 0.70
+    assert summary["wrong"] <= 0.04
+    assert summary["topic_right"] >= 0.78
 
 
 def test_dev_set_labels_the_topics_of_the_shipped_shop(dev_rows: list[dict], shipped_bot: Bot) -> None:
@@ -101,3 +114,36 @@ def test_topic_labels_are_joined_by_text_hash_and_a_broken_line_says_where(tmp_p
     labels.write_text('{"sha": "ab"}\n', encoding="utf-8")
     with pytest.raises(DataError, match=r"topics.jsonl:1: "):
         read_topics(labels)
+
+
+def test_keywords_that_mislead_are_named_with_where_they_are_written(mini: Path) -> None:
+    """`bot eval --keywords`: a keyword seen where buyers meant something else, more often than its
+    weight allows, is listed with its file:line and a lower weight; one that is right is not."""
+    from bot.runners.evaluate import keyword_reliability
+
+    bot = Bot.from_config(mini / "config.yaml")
+    asked = {"什么时候发货": "shipping_time", "几天能发货": "shipping_time", "发货地址写错了": "other",
+             "发货单不要放价格": "other", "发货的箱子破了": "other", "发货那天能拍照吗": "other",
+             "转人工": "human", "我要人工": "human", "人工客服在吗": "human"}  # fmt: skip
+    items = [Labelled(text=t, intent=i, alt=None, line=n) for n, (t, i) in enumerate(asked.items(), 1)]
+    rows = {(r.intent, r.word): r for r in keyword_reliability(bot, items)}
+    shipping = rows[("shipping_time", "发货")]
+    assert (shipping.seen, shipping.right, shipping.misleads) == (6, 2, True)
+    assert (shipping.origin.file.endswith("intents/shipping_time.yaml"), shipping.origin.line) == (True, 8)
+    assert 0.45 <= shipping.suggested < shipping.weight == 0.9
+    assert not rows[("human", "人工")].misleads
+    assert next(iter(rows.values())) is shipping  # the most misleading first
+    from click.testing import CliRunner
+
+    from bot.faces.cli import main
+
+    labelled = mini / "asked.jsonl"
+    labelled.write_text(
+        "".join(json.dumps({"text": t, "intent": i}, ensure_ascii=False) + "\n" for t, i in asked.items())
+    )
+    shown = CliRunner().invoke(
+        main, ["eval", str(labelled), "--keywords", "--config", str(mini / "config.yaml")]
+    )
+    assert 0 == shown.exit_code, shown.output
+    line = next(x for x in shown.output.splitlines() if "发货" in x and "shipping_time" in x)
+    assert "0.90" in line and "2/6" in line and line.rstrip().endswith("intents/shipping_time.yaml:8")

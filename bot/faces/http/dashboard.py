@@ -47,9 +47,9 @@ def mount(app: FastAPI, storage: Storage, shops: Shops, clock: Callable[[], floa
         intents = shops(shop).shop.intents
 
         def title(name: str) -> str:
-            intent_id, _, topic = name.partition(".")
+            intent_id, dot, _ = name.partition(".")
             try:
-                return intents.title(intent_id, topic or None)
+                return intents.title(intent_id, name if dot else None)
             except KeyError:
                 return name  # an intent the shop no longer has: its id is all there is
 

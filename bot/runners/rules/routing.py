@@ -13,7 +13,7 @@ Fixed:    rephrase it, add a distinguishing negative word to the stealing intent
 from __future__ import annotations
 
 from bot.engine import Engine
-from bot.model import Action, Example, Intent, Match, Reply, Session
+from bot.model import Action, Example, HandoffReason, Intent, Match, Reply, Session
 from bot.problems import Problem, problem
 from bot.stages.match import COUNTER_SIMILARITY, similarity
 
@@ -62,8 +62,13 @@ def _ask(bot: Engine, example: Example) -> Reply:
 
 
 def _reaches(reply: Reply, intent: Intent) -> bool:
-    """Answered, or handed off because the intent says so (转人工)."""
-    return reply.action is Action.ANSWER or (intent.handoff and reply.action is Action.HANDOFF)
+    """Answered, or handed off because the intent says so (转人工) or to look up the order the
+    example names (快递到哪了 with an order number: the bot understood, a person looks)."""
+    return (
+        reply.action is Action.ANSWER
+        or (intent.handoff and reply.action is Action.HANDOFF)
+        or reply.reason is HandoffReason.ORDER_LOOKUP
+    )
 
 
 def _why(bot: Engine, text: str, intent_id: str | None) -> str:

@@ -129,7 +129,9 @@ class Conversations:
                     written = await self.storage.record(TurnWrite(turn=record, session=after))
                 except TurnConflict:
                     continue
-                await self.tell(ticket, EventKind.AGENT_MESSAGE, {"text": text, "agent": agent})
+                await self.tell(
+                    ticket, EventKind.AGENT_MESSAGE, {"text": text, "agent": agent, "turn": str(record.turn)}
+                )
                 return dataclasses.replace(record, id=written.turn_id)
         raise TurnConflict(session_id)
 

@@ -129,7 +129,12 @@ def keyword_table(rows: Sequence[Any], shown: int = 40) -> str:
             f"  {labels}  {r.origin.file}:{r.origin.line}"
         )
     if not misleading:
-        out.append("  没有 (none): every keyword seen often enough is right about as often as its weight says.")
+        out.append(
+            "  没有 (none): every keyword seen often enough is right about as often as its weight says."
+        )
     else:
-        out += ["", "把权重改成 suggested，或者给别的意图补上更具体的关键词 (lower the weight, or add a more specific keyword elsewhere)."]
+        out += [
+            "",
+            "把权重改成 suggested，或者给别的意图补上更具体的关键词 (lower the weight, or add a more specific keyword elsewhere).",
+        ]
     return "\n".join(out)

@@ -186,6 +186,11 @@ class Events(Protocol):
         are still kept, then each new one as it happens; without `after`, only new ones."""
         ...
 
+    async def latest(self) -> str:
+        """An id to follow from that means "everything after now": read it before reading what the
+        events are about (a transcript), and nothing that happens in between is missed."""
+        ...
+
 
 class AgentExists(StorageError):
     """An agent of that name already has a token that works."""

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
 
-from bot.model import Agent, ApiKey, Session, Ticket, TicketStatus, TurnRecord
+from bot.model import Agent, ApiKey, Event, Session, Ticket, TicketStatus, TurnRecord
 from bot.storage import (
     WAIT_SECONDS,
     AgentExists,
@@ -35,7 +35,7 @@ from bot.storage import (
     UnknownTicket,
     Written,
 )
-from bot.storage.events import LocalEvents
+from bot.storage.events import KEEP, LoggedEvents, from_json, to_json
 from bot.storage.order import by_priority
 from bot.storage.rows import (
     TICKET_COLUMNS,
@@ -92,7 +92,7 @@ def migrations() -> list[tuple[int, str, str]]:
 
 LATEST = migrations()[-1][0]
 # Every table the migrations create, for those who must empty a database (tests, benchmarks).
-TABLES = ("bot_schema", "sessions", "turns", "tickets", "agents", "keys")
+TABLES = ("bot_schema", "sessions", "turns", "tickets", "agents", "keys", "events")
 
 
 class PostgresStore:
@@ -105,7 +105,7 @@ class PostgresStore:
                 "（the PostgreSQL client is not installed）"
             )
         self.url = url
-        self.events = LocalEvents()  # one replica's; with Redis, RedisFront's cross replicas
+        self.events = LoggedEvents(_EventTable(self))  # every replica hears them; RedisFront has its own
         self._sizes = {"data": pool_size, "locks": LOCK_POOL_SIZE}
         # How long a turn waits for another turn of its conversation before it is `SessionBusy`.
         self.wait_seconds = WAIT_SECONDS
@@ -483,6 +483,44 @@ async def upgrade(url: str) -> list[str]:
 
 def from_url(url: str, root: object) -> PostgresStore:
     return PostgresStore(url)
+
+
+# The events table is trimmed to the last KEEP rows every TRIM_EVERY events.
+TRIM_EVERY = 500
+
+
+class _EventTable:
+    """`bot.storage.events.EventLog` in the database: what every replica publishes and reads."""
+
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+
+    async def append(self, event: Event) -> int:
+        async with self._store._connected() as db:
+            row = await (
+                await db.execute(
+                    "INSERT INTO events (shop, at, body) VALUES (%s, %s, %s) RETURNING seq",
+                    (event.shop, event.at, to_json(event)),
+                )
+            ).fetchone()
+            sequence = int(row["seq"])
+            if sequence % TRIM_EVERY == 0:
+                await db.execute("DELETE FROM events WHERE seq <= %s", (sequence - KEEP,))
+        return sequence
+
+    async def last(self) -> int:
+        async with self._store._connected() as db:
+            row = await (await db.execute("SELECT COALESCE(MAX(seq), 0) AS seq FROM events")).fetchone()
+        return int(row["seq"])
+
+    async def after(self, sequence: int, limit: int) -> list[tuple[int, Event]]:
+        async with self._store._connected() as db:
+            rows = await (
+                await db.execute(
+                    "SELECT seq, body FROM events WHERE seq > %s ORDER BY seq LIMIT %s", (sequence, limit)
+                )
+            ).fetchall()
+        return [(int(row["seq"]), from_json(row["body"])) for row in rows]
 
 
 __all__ = ["LATEST", "TABLES", "PostgresStore", "SchemaBehind", "upgrade"]

@@ -224,6 +224,11 @@ class RedisEvents:
             event_id = await r.xadd(self.STREAM, {"e": to_json(event)}, maxlen=KEEP, approximate=True)
         return dataclasses.replace(event, id=event_id)
 
+    async def latest(self) -> str:
+        async with self._front._reached() as r:
+            newest = await r.xrevrange(self.STREAM, count=1)
+        return str(newest[0][0]) if newest else "0-0"
+
     async def follow(self, shop: str | None = None, after: str | None = None) -> AsyncIterator[Event]:
         client = self._front._listener()
         try:

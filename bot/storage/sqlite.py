@@ -25,6 +25,7 @@ from bot.model import (
     DEFAULT_SHOP,
     Agent,
     ApiKey,
+    Event,
     Session,
     Ticket,
     TicketStatus,
@@ -44,7 +45,7 @@ from bot.storage import (
     UnknownTicket,
     Written,
 )
-from bot.storage.events import LocalEvents
+from bot.storage.events import KEEP, LoggedEvents, from_json, to_json
 from bot.storage.order import by_priority
 from bot.storage.rows import (
     TICKET_COLUMNS,
@@ -61,7 +62,7 @@ from bot.storage.rows import (
 from bot.storage.shared import SharedFile
 
 # 2: every row belongs to a shop (sessions, turns and tickets are keyed by (shop, session)).
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     shop TEXT NOT NULL,
@@ -124,6 +125,12 @@ CREATE TABLE IF NOT EXISTS keys (
     revoked_at REAL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS keys_by_name ON keys (shop, name) WHERE revoked_at IS NULL;
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    shop TEXT NOT NULL,
+    at REAL NOT NULL,
+    body TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS tickets_by_session ON tickets (shop, session_id, status);
 CREATE INDEX IF NOT EXISTS tickets_by_status ON tickets (shop, status, created_at);
 """
@@ -157,7 +164,7 @@ class SQLiteStore:
     """Every protocol of `bot.storage` over one SQLite file."""
 
     def __init__(self, path: Path, synchronous: str = "FULL") -> None:
-        self.events = LocalEvents()
+        self.events = LoggedEvents(_EventTable(self))  # every worker on the file hears every event
         self.path = path
         self._synchronous = synchronous
         self._local = threading.local()
@@ -482,6 +489,38 @@ class SQLiteStore:
 
     async def disconnect(self) -> None:
         return None  # one connection per thread, closed with it
+
+
+# The events table is trimmed to the last KEEP rows every TRIM_EVERY events.
+TRIM_EVERY = 500
+
+
+class _EventTable:
+    """`bot.storage.events.EventLog` in the file: what every worker on it publishes and reads."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
+
+    async def append(self, event: Event) -> int:
+        with self._store._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO events (shop, at, body) VALUES (?, ?, ?)", (event.shop, event.at, to_json(event))
+            )
+            sequence = int(cursor.lastrowid or 0)
+            if sequence % TRIM_EVERY == 0:
+                db.execute("DELETE FROM events WHERE seq <= ?", (sequence - KEEP,))
+        return sequence
+
+    async def last(self) -> int:
+        with self._store._connection() as db:
+            return int(db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
+
+    async def after(self, sequence: int, limit: int) -> list[tuple[int, Event]]:
+        with self._store._connection() as db:
+            rows = db.execute(
+                "SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (sequence, limit)
+            )
+            return [(int(row[0]), from_json(row[1])) for row in rows]
 
 
 def _migrate(db: sqlite3.Connection) -> None:

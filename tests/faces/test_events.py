@@ -144,7 +144,7 @@ def test_an_agent_hears_the_handoff_and_the_buyer_hears_the_agent_without_reload
         e for _, e, _ in agents_saw
     ]
     assert {"text": "还在吗"}.items() <= agents_saw[1][2].items()
-    assert [("ticket.claimed", {"agent": "小美"}), ("agent.message", {"text": "亲，我来帮您", "agent": "小美"}),
+    assert [("ticket.claimed", {"agent": "小美"}), ("agent.message", {"text": "亲，我来帮您", "agent": "小美", "turn": "3"}),
             ("ticket.closed", {})] == [
         (e, {k: v for k, v in d.items() if k not in ("kind", "session_id", "at")}) for _, e, d in buyer_saw
     ]  # fmt: skip
@@ -170,3 +170,72 @@ def test_no_window_opens_without_the_right_token(app_and_agent: tuple[Any, dict[
         return statuses
 
     assert [401, 401, 401] == Blocking.run(scenario())
+
+
+def test_an_agent_on_one_worker_hears_a_handoff_taken_by_another(shop: Path, hire: Any) -> None:
+    """`bot serve --workers 2` on SQLite: the agent's feed is open on one worker, the buyer's chat
+    lands on the other, and the ticket still shows up in the feed."""
+    from bot.storage.sqlite import SQLiteStore
+
+    path = shop / "data" / "bot.db"
+    serving, chatting = (create_app(shop / "config.yaml", SQLiteStore(path)) for _ in range(2))
+    agent = hire(SQLiteStore(path), "小美")
+
+    async def scenario() -> list[tuple[str, str, dict[str, Any]]]:
+        desk = Window(serving, "/v1/events", agent)
+        await desk.open()
+        await post(chatting, "/v1/chat", {"session_id": "b1", "message": "我要转人工"})
+        heard = await desk.until(1)
+        await desk.close()
+        return heard
+
+    [(event_id, kind, data)] = Blocking.run(scenario())
+    assert ("ticket.opened", "b1", "asked_for_person") == (kind, data["session_id"], data["reason"])
+    assert event_id
+
+
+def test_a_window_opened_after_reading_the_transcript_misses_nothing_said_in_between(
+    app_and_agent: tuple[Any, dict[str, str]],
+) -> None:
+    """The widget reads the transcript, then opens its stream from the transcript's last_event_id:
+    an agent's message sent in between still arrives, with its turn so that one already shown
+    can be told apart."""
+    app, agent = app_and_agent
+
+    async def scenario() -> tuple[dict[str, Any], list[tuple[str, str, dict[str, Any]]]]:
+        handed = await post(app, "/v1/chat", {"session_id": "b1", "message": "我要转人工"})
+        token, ticket = handed["session_token"], handed["handoff"]["ticket_id"]
+        transcript = await get(app, f"/v1/sessions/b1?token={token}")
+        await post(app, f"/v1/handoffs/{ticket}/claim", headers=agent)
+        await post(app, f"/v1/handoffs/{ticket}/messages", {"text": "您好，我是小美"}, agent)
+        window = Window(app, f"/v1/sessions/b1/events?token={token}&since={transcript['last_event_id']}")
+        await window.open()
+        heard = await window.until(2)
+        await window.close()
+        return transcript, heard
+
+    transcript, heard = Blocking.run(scenario())
+    assert [t["turn"] for t in transcript["turns"]] == [1]
+    assert ["ticket.claimed", "agent.message"] == [kind for _, kind, _ in heard]
+    assert {"text": "您好，我是小美", "agent": "小美", "turn": "2"} == {
+        k: heard[1][2][k] for k in ("text", "agent", "turn")
+    }
+
+
+async def get(app: Any, path: str) -> Any:
+    path, _, query = path.partition("?")
+    scope = {
+        "type": "http", "http_version": "1.1", "method": "GET", "path": path, "raw_path": path.encode(),
+        "query_string": query.encode(), "root_path": "", "scheme": "http", "server": ("testserver", 80),
+        "client": ("127.0.0.1", 5002), "headers": [],
+    }  # fmt: skip
+    sent: list[bytes] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return json.loads(b"".join(sent))

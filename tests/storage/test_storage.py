@@ -115,7 +115,9 @@ def test_queue_order_and_every_move_is_compare_and_set(store: Storage) -> None:
         run(store.move_ticket("default", first, claim("小王", 3.5)))
     assert ("小美", TicketStatus.CLAIMED) == (lost.value.ticket.claimed_by, lost.value.ticket.status)
     assert [second] == [t.id for t in run(store.tickets("default", TicketStatus.OPEN))]
-    not_hers = TicketMove(from_statuses=frozenset({TicketStatus.CLAIMED}), held_by="小王", status=TicketStatus.OPEN)
+    not_hers = TicketMove(
+        from_statuses=frozenset({TicketStatus.CLAIMED}), held_by="小王", status=TicketStatus.OPEN
+    )
     with pytest.raises(TicketMoved):
         run(store.move_ticket("default", first, not_hers))
     close = TicketMove(from_statuses=frozenset({TicketStatus.OPEN, TicketStatus.CLAIMED}), status=TicketStatus.CLOSED,
@@ -346,7 +348,9 @@ def test_a_conversation_lock_lets_one_turn_at_a_time_and_gives_up_in_time(
         slow = asyncio.ensure_future(turn(one, "慢", 1.0))
         while "慢 in" not in order:
             await asyncio.sleep(0.01)
-        rest = await asyncio.gather(turn(two, "等", 0), turn(two, "别的会话", 0, session="t"), return_exceptions=True)
+        rest = await asyncio.gather(
+            turn(two, "等", 0), turn(two, "别的会话", 0, session="t"), return_exceptions=True
+        )
         return [await slow, *rest]
 
     order.clear()
@@ -408,7 +412,9 @@ def test_a_shops_history_moves_to_another_storage_and_twice_adds_nothing(
 def event(kind: str = "ticket.opened", shop: str = "default", ticket_id: int = 1) -> Any:
     from bot.model import Event, EventKind
 
-    return Event(kind=EventKind(kind), shop=shop, session_id="s", at=1.0, ticket_id=ticket_id, data={"text": "在吗"})
+    return Event(
+        kind=EventKind(kind), shop=shop, session_id="s", at=1.0, ticket_id=ticket_id, data={"text": "在吗"}
+    )
 
 
 def test_events_reach_listeners_in_order_and_a_listener_resumes_after_the_last_it_saw(store: Storage) -> None:
@@ -417,7 +423,10 @@ def test_events_reach_listeners_in_order_and_a_listener_resumes_after_the_last_i
 
     async def scenario() -> tuple[list[Any], list[Any], Any]:
         before = await store.events.publish(event(ticket_id=1))
-        missed = [await store.events.publish(event(kind=k, ticket_id=2)) for k in ("ticket.claimed", "ticket.closed")]
+        missed = [
+            await store.events.publish(event(kind=k, ticket_id=2))
+            for k in ("ticket.claimed", "ticket.closed")
+        ]
         await store.events.publish(event(shop="other", ticket_id=9))
         resumed = store.events.follow("default", after=before.id)
         got = [await asyncio.wait_for(anext(resumed), 5) for _ in range(2)]
@@ -451,3 +460,41 @@ def test_an_event_published_on_one_replica_is_heard_on_another(postgres_url: str
     assert (sent.id, sent.kind, sent.session_id) == (heard.id, heard.kind, heard.session_id)
     for front in (one, two):
         run(front.disconnect())
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_every_worker_on_one_storage_hears_every_event_and_a_restart_loses_none(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Two workers (two stores on one SQLite file, or two replicas on one PostgreSQL without Redis):
+    what one publishes the other's listeners hear, in order; a worker started afresh resumes from
+    the last id a listener saw, because the events are in the storage, not in a process."""
+
+    def opened() -> Storage:
+        if kind == "sqlite":
+            return SQLiteStore(tmp_path / "bot.db")
+        return postgres.PostgresStore(request.getfixturevalue("postgres_url"))
+
+    one, two = opened(), opened()
+
+    async def scenario() -> tuple[list[Any], list[Any], list[Any]]:
+        listener = two.events.follow("default")
+        first = asyncio.ensure_future(anext(listener))
+        await asyncio.sleep(0.3)  # listening
+        sent = [
+            await one.events.publish(event(kind=k, ticket_id=7)) for k in ("ticket.opened", "ticket.claimed")
+        ]
+        heard = [await asyncio.wait_for(first, 5), await asyncio.wait_for(anext(listener), 5)]
+        await listener.aclose()
+        missed = await one.events.publish(event(kind="ticket.closed", ticket_id=7))
+        restarted = opened()
+        resumed = restarted.events.follow("default", after=heard[-1].id)
+        again = [await asyncio.wait_for(anext(resumed), 5)]
+        await resumed.aclose()
+        for store in (one, two, restarted):
+            await store.disconnect()
+        return sent, heard, [missed, *again]
+
+    sent, heard, (missed, *again) = run(scenario())
+    assert [(e.id, e.kind) for e in sent] == [(e.id, e.kind) for e in heard]
+    assert [(missed.id, missed.kind, missed.data)] == [(e.id, e.kind, e.data) for e in again]

@@ -58,7 +58,7 @@ from bot.service import Conversations, storage_of
 from bot.shops import Shops, settle
 from bot.stages import hours
 from bot.stages.render import fill
-from bot.storage import Storage
+from bot.storage import Storage, StorageError
 
 log = logging.getLogger("bot.turns")
 
@@ -261,8 +261,14 @@ def create_app(
         shop: ShopQuery = DEFAULT_SHOP,
     ) -> dict[str, Any]:
         """The transcript of a session, oldest turn first: for an agent, or for the buyer with the
-        `session_token` their chat replies carry."""
+        `session_token` their chat replies carry. `last_event_id` (read before the turns) is where
+        this conversation's events should be followed from (`?since=`), so that nothing said
+        between reading the transcript and opening the stream is missed."""
         await reader(request, credentials, token, shop, session_id)
+        try:
+            mark: str | None = await storage.events.latest()
+        except StorageError:
+            mark = None  # the events are out of reach; the transcript is not
         turns = await storage.transcript(shop, session_id)
         if not turns:
             raise ApiError("unknown-session", session=session_id)
@@ -272,6 +278,7 @@ def create_app(
             "shop_id": shop,
             "held_by_person": held is not None,
             "turns": [turn_out(t).model_dump() for t in turns],
+            "last_event_id": mark,
         }
 
     async def reader(

@@ -19,7 +19,7 @@ from bot.model import Event, EventKind
 HEARTBEAT = 15.0
 # What a buyer's window is told of each kind of event (None: nothing).
 _FOR_BUYER: dict[EventKind, tuple[str, ...] | None] = {
-    EventKind.AGENT_MESSAGE: ("text", "agent"),
+    EventKind.AGENT_MESSAGE: ("text", "agent", "turn"),
     EventKind.TICKET_CLAIMED: ("agent",),
     EventKind.TICKET_CLOSED: (),
     EventKind.TICKET_OPENED: (),

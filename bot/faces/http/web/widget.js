@@ -452,7 +452,11 @@
   }
 
   function showHistory(body) {
+    // Events are followed from the moment before the transcript was read: what an agent wrote in
+    // between comes as an event, and one already shown (its turn is in the transcript) is skipped.
+    state.since = body.last_event_id || "";
     body.turns.forEach(function (turn) {
+      state.lastTurn = Math.max(state.lastTurn || 0, turn.turn || 0);
       if (turn.message) {
         bubble("buyer", turn.message);
       }
@@ -471,13 +475,22 @@
     if (state.events || !state.token || typeof EventSource === "undefined") {
       return;
     }
-    var url = config.base + "/v1/sessions/" + encodeURIComponent(state.sessionId) + "/events" + query();
+    var url = config.base + "/v1/sessions/" + encodeURIComponent(state.sessionId) + "/events" + query() +
+      (state.since ? "&since=" + encodeURIComponent(state.since) : "");
     var source = new EventSource(url);
     state.events = source;
-    source.addEventListener("agent.message", onAgentMessage);
-    source.addEventListener("ticket.claimed", onClaimed);
-    source.addEventListener("ticket.opened", onOpened);
-    source.addEventListener("ticket.closed", onClosed);
+    var handlers = {
+      "agent.message": onAgentMessage,
+      "ticket.claimed": onClaimed,
+      "ticket.opened": onOpened,
+      "ticket.closed": onClosed,
+    };
+    Object.keys(handlers).forEach(function (kind) {
+      source.addEventListener(kind, function (event) {
+        state.since = event.lastEventId || state.since; // a stream opened again goes on from here
+        handlers[kind](event);
+      });
+    });
     source.addEventListener("error", function () {
       if (source.readyState === EventSource.CLOSED) {
         // refused (not a dropped line, which EventSource retries itself): try again later
@@ -497,6 +510,9 @@
 
   function onAgentMessage(event) {
     var data = dataOf(event);
+    if (data.turn && Number(data.turn) <= (state.lastTurn || 0)) {
+      return; // shown already with the transcript
+    }
     if (data.agent) {
       state.agent = data.agent;
     }

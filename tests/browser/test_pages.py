@@ -271,6 +271,13 @@ def test_buyer_and_agent_talk_through_the_pages(
             "人工客服 小美 已接入", timeout=WAIT_MS
         )
 
+        # Transfer offers the other agents by name (not the one transferring).
+        agent.page.locator("#show-transfer").click()
+        expect(agent.page.locator("#agent-names option")).to_have_count(1, timeout=WAIT_MS)
+        assert "阿强" == agent.page.locator("#agent-names option").first.get_attribute("value")
+        agent.page.locator("#transfer-form .cancel").click()
+        expect(agent.page.locator("#transfer-form")).to_be_hidden()
+
         # A 快捷短语, sent with Enter; then a line of the agent's own.
         canned = agent.page.locator("#canned button").first
         expect(canned).to_be_enabled()

@@ -556,12 +556,51 @@ def test_openapi_lists_every_error_a_route_answers_in_the_one_shape(client: Clie
     assert {"401", "403", "413", "503"} <= set(chat)
 
 
+def test_openapi_shows_an_example_for_every_route_that_still_fits_its_model(client: Client) -> None:
+    """Every route's answer has an example on /docs (a body it takes, too), and each example of a
+    route with a response model is one that model accepts: the page shows what the API gives."""
+    from bot.faces.http import bodies
+
+    spec = client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    missing = []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            answer = operation["responses"]["200"].get("content", {})
+            if not any("example" in media for media in answer.values()):
+                missing.append(f"{method.upper()} {path} answer")
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if body is not None:
+                ref = next(
+                    r["$ref"] for r in [body["schema"], *body["schema"].get("anyOf", [])] if "$ref" in r
+                )
+                named = schemas[ref.rsplit("/", 1)[-1]]["properties"].values()
+                if not any("examples" in field or "example" in field for field in named):
+                    missing.append(f"{method.upper()} {path} body")
+            model = answer.get("application/json", {}).get("schema", {}).get("$ref", "").rsplit("/", 1)[-1]
+            if model and hasattr(bodies, model):
+                getattr(bodies, model).model_validate(answer["application/json"]["example"])
+    assert [] == missing
+
+
 def test_a_chat_not_sent_as_json_is_refused_so_a_cross_site_form_cannot_post(client: Client) -> None:
     form = client.post(
         "/v1/chat", content='{"session_id": "x", "message": "在吗"}', headers={"Content-Type": "text/plain"}
     )
     assert (415, "not-json") == code_of(form)
     assert 404 == client.get("/v1/sessions/x").status_code  # nothing was stored
+
+
+def test_agents_see_who_they_can_transfer_to_and_never_a_token(client: Client, shop: Path) -> None:
+    client.hire("阿强")
+    from bot.service import Blocking
+
+    assert Blocking.run(SQLiteStore(shop / "data" / "bot.db").revoke_agent("阿强", 1.0))
+    listed = client.get("/v1/agents")
+    assert 200 == listed.status_code
+    assert {("小美", False), ("店长", True)} == {(a["name"], a["admin"]) for a in listed.json()}  # not 阿强
+    assert "token" not in listed.text and "hash" not in listed.text
+    assert 401 == client.get("/v1/agents", headers={"Authorization": ""}).status_code
 
 
 def test_an_agent_learns_who_the_token_belongs_to(client: Client) -> None:

@@ -31,7 +31,7 @@ from starlette.types import ASGIApp
 
 from bot.credentials import SessionTokens
 from bot.desk import Desk
-from bot.faces.http import dashboard, errors, pages
+from bot.faces.http import dashboard, errors, examples, pages
 from bot.faces.http.asgi import Bounded, HotRoute, Metrics, TickBufferedHandler
 from bot.faces.http.auth import Admin, Bearer, KeyGate, Me, current_agent, signing_secret
 from bot.faces.http.bodies import (
@@ -117,6 +117,7 @@ def create_app(
         redoc_url=None,
     )
     _offline_docs(app)
+    examples.install(app)  # an example answer for every route
     pages.mount(app)  # /widget.js, /demo, /console
     dashboard.mount(app, storage, shops, clock)  # /v1/stats, /dashboard
     app.state.storage = storage  # for the dependencies that look up who is asking (`auth`)
@@ -451,6 +452,11 @@ def create_app(
     def whoami(me: Me) -> dict[str, Any]:
         """agent: who the token belongs to (the console shows it and acts on that agent's tickets)."""
         return {"name": me.name, "admin": me.admin}
+
+    @app.get("/v1/agents", tags=["handoffs"], responses=errors.documented("unauthorized"))
+    async def agents(_: Me) -> list[dict[str, Any]]:
+        """agent: the agents whose tokens work, to transfer a ticket to (names only, never tokens)."""
+        return [{"name": a.name, "admin": a.admin} for a in await storage.agents()]
 
     @app.get("/v1/canned", tags=["handoffs"], responses=errors.documented("unauthorized", "unknown-shop"))
     def canned(_: Me, shop: ShopQuery = DEFAULT_SHOP) -> list[str]:

@@ -170,7 +170,7 @@ class AgentTurnOut(BaseModel):
 
 
 class CloseRequest(_Body):
-    note: str | None = Field(default=None, max_length=2000)
+    note: str | None = Field(default=None, max_length=2000, examples=["已告知发货时间，买家满意"])
 
 
 class Count(BaseModel):

@@ -655,6 +655,23 @@
     show($("close-form"), false);
   }
 
+  // The other agents, offered as the transfer form's choices (typing a name still works).
+  function offerAgents() {
+    api("GET", "/v1/agents")
+      .then(function (agents) {
+        var list = $("agent-names");
+        list.textContent = "";
+        agents.forEach(function (agent) {
+          if (agent.name !== state.me) {
+            var option = document.createElement("option");
+            option.value = agent.name;
+            list.appendChild(option);
+          }
+        });
+      })
+      .catch(function () {}); // without the list the name is typed, and the server checks it
+  }
+
   function openForm(id, focus) {
     hideForms();
     $(id).reset();
@@ -791,6 +808,7 @@
     });
     $("show-transfer").addEventListener("click", function () {
       openForm("transfer-form", "transfer-to");
+      offerAgents();
     });
     $("show-close").addEventListener("click", function () {
       openForm("close-form", "close-note");

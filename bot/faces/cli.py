@@ -490,6 +490,71 @@ def schema(directory: Path) -> None:
         click.echo(f"wrote {path}")
 
 
+@main.command(name="mine")
+@click.option("--shop", "shop_id", default="default", show_default=True, help="Whose transcripts.")
+@click.option("--since", default=None, help="Only from this day on (YYYY-MM-DD, UTC).")
+@click.option(
+    "--store",
+    "store_url",
+    default=None,
+    help="Read this storage instead of the shop's (sqlite:///…, postgresql://…).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the clusters and proposals as one JSON object.")
+@click.option(
+    "--apply",
+    "apply_ids",
+    multiple=True,
+    help="Apply these proposals (repeatable), checked before and after.",
+)
+@config_option
+@friendly
+def mine_command(
+    shop_id: str,
+    since: str | None,
+    store_url: str | None,
+    as_json: bool,
+    apply_ids: tuple[str, ...],
+    config: str,
+) -> None:
+    """What buyers asked that the bot did not answer well, grouped, with a proposal for each group."""
+    import datetime
+
+    from bot.report import mining
+    from bot.runners.mine import apply, mine
+    from bot.service import Blocking, storage_of
+    from bot.storage.urls import open_store
+
+    start = 0.0
+    if since:
+        try:
+            start = datetime.datetime.fromisoformat(since).replace(tzinfo=datetime.UTC).timestamp()
+        except ValueError:
+            raise click.ClickException(
+                f"--since 要写成 YYYY-MM-DD（write --since as YYYY-MM-DD）：{since}"
+            ) from None
+    bot = _load(config)
+    root = Path(config).resolve().parent
+    storage = open_store(store_url, root) if store_url else storage_of(bot.shop.settings)
+    history = Blocking.run(storage.history(shop_id, start))
+    clusters = mine(bot, root, history.turns, history.tickets)
+    if apply_ids:
+        chosen = {c.proposal.id: c.proposal for c in clusters if c.proposal is not None}
+        unknown = [i for i in apply_ids if i not in chosen]
+        if unknown:
+            raise click.ClickException(
+                f"没有这些建议 (no such proposals): {', '.join(unknown)}；先运行 bot mine 看编号"
+            )
+        results = apply(Path(config).resolve(), [chosen[i] for i in apply_ids])
+        click.echo(mining.applied(results))
+        if not all(r.accepted for r in results):
+            sys.exit(1)
+        return
+    if as_json:
+        click.echo(json.dumps(mining.as_json(clusters), ensure_ascii=False, indent=2))
+    else:
+        click.echo(mining.report(clusters, bot.title))
+
+
 @main.command(name="eval")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")

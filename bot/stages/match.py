@@ -74,6 +74,15 @@ class Matcher:
         # The longest keyword at every position, so overlapping ones ("穿什么" and "什么码") both count.
         self._phrases = Phrases(by_text)
 
+    def vetoes(self, intent_id: str, text: str) -> bool:
+        """Whether a negative word of the intent is in normalised `text` (the intent is out)."""
+        compiled = self._compiled.get(intent_id)
+        return compiled is not None and any(n.text in text for n in compiled.negatives)
+
+    def keywords(self) -> frozenset[str]:
+        """Every keyword of every intent, normalised as the matcher reads them."""
+        return frozenset(self._keywords)
+
     def score(
         self, text: str, content: Sequence[Token], candidates: Sequence[tuple[int, float]]
     ) -> list[Match]:

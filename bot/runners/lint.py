@@ -15,15 +15,17 @@ from bot.shop import load_shop
 RULES = (duplicates.check, routing.check)
 
 
-def lint(config_path: Path, seen: frozenset[Path] = frozenset()) -> list[Problem]:
+def lint(config_path: Path, seen: frozenset[Path] = frozenset(), concept_rules: bool = True) -> list[Problem]:
     """All problems of the shop at `config_path`, and of every shop its `shops:` table lists (their
-    files shown relative to this one's folder), sorted by position. Rules run only on a shop that loads."""
+    files shown relative to this one's folder), sorted by position. Rules run only on a shop that loads.
+    Without `concept_rules` the shop is not read a second time without its concepts (a change that
+    adds only 问法 and topics: the routing rule already sees every example as the buyer's words)."""
     shop, problems = load_shop(config_path)
     if shop is not None and not errors(problems):
         bot = Engine(shop)
         for rule in RULES:
             problems += rule(bot)
-        if shop.concepts:
+        if shop.concepts and concept_rules:
             plain, _ = load_shop(config_path, use_concepts=False)
             problems += concepts.check(bot, Engine(plain) if plain is not None else None)
     seen = seen | {config_path.resolve()}
@@ -35,7 +37,7 @@ def lint(config_path: Path, seen: frozenset[Path] = frozenset()) -> list[Problem
             dataclasses.replace(
                 p, origin=dataclasses.replace(p.origin, file=(folder / p.origin.file).as_posix())
             )
-            for p in lint(listed, seen)
+            for p in lint(listed, seen, concept_rules)
         ]
     return sorted(problems, key=lambda p: (p.origin.file, p.origin.line, p.origin.column, p.code))
 

@@ -481,7 +481,7 @@ def check(config: Path) -> Checked:
     from bot.runners.lint import lint
 
     root = config.parent
-    problems = lint(config)
+    problems = lint(config, concept_rules=False)  # proposals add 问法 and topics, never concepts
     found = errors(problems)
     lint_errors = tuple(f"{p.origin.file}:{p.origin.line} {p.code}" for p in found)
     if found:
@@ -511,32 +511,31 @@ def check(config: Path) -> Checked:
 
 
 def apply(config: Path, proposals: Sequence[Proposal]) -> list[Applied]:
-    """Apply each proposal in turn, keeping it only if the shop's checks hold: no new lint error, no
-    dialogue that passed now failing, and its own dialogue passing. A refused one is rolled back."""
-    root = config.parent
-    done = []
+    """Apply the proposals, keeping each only if the shop's checks hold: no new lint error, no
+    dialogue that passed now failing, and its own dialogue passing. All are tried together first
+    (two runs of the checks); when that fails, one at a time, and a refused one is rolled back."""
+    people = [p for p in proposals if p.kind == "people"]
+    changes = [p for p in proposals if p.kind != "people"]
     before = check(config)
-    for proposal in proposals:
-        if proposal.kind == "people":
-            done.append(Applied(proposal=proposal, accepted=False, before=before, after=None,
-                                reason="这一组留给人工回答，没有要改的文件 (left to people: nothing to change)"))  # fmt: skip
-            continue
-        saved = {name: (root / name).read_text(encoding="utf-8") for name, _ in proposal.edits}
-        pinned = root / "tests" / "dialogues" / MINED_DIALOGUES
-        saved_dialogues = pinned.read_text(encoding="utf-8") if pinned.is_file() else None
-        for name, edit in proposal.edits:
-            (root / name).write_text(edit((root / name).read_text(encoding="utf-8")), encoding="utf-8")
-        pinned.parent.mkdir(parents=True, exist_ok=True)
-        pinned.write_text((saved_dialogues or "dialogues:\n") + proposal.dialogue, encoding="utf-8")
+    done = [
+        Applied(proposal=p, accepted=False, before=before, after=None,
+                reason="这一组留给人工回答，没有要改的文件 (left to people: nothing to change)")
+        for p in people
+    ]  # fmt: skip
+    if len(changes) > 1:
+        saved = _write(config.parent, changes)
         after = check(config)
-        reason = _refusal(before, after, proposal)
+        if not any(_refusal(before, after, p, changes) for p in changes):
+            return done + [
+                Applied(proposal=p, accepted=True, reason="", before=before, after=after) for p in changes
+            ]
+        _restore(config.parent, saved)
+    for proposal in changes:
+        saved = _write(config.parent, [proposal])
+        after = check(config)
+        reason = _refusal(before, after, proposal, [proposal])
         if reason:
-            for name, text in saved.items():
-                (root / name).write_text(text, encoding="utf-8")
-            if saved_dialogues is None:
-                pinned.unlink()
-            else:
-                pinned.write_text(saved_dialogues, encoding="utf-8")
+            _restore(config.parent, saved)
         done.append(
             Applied(proposal=proposal, accepted=not reason, reason=reason, before=before, after=after)
         )
@@ -545,11 +544,33 @@ def apply(config: Path, proposals: Sequence[Proposal]) -> list[Applied]:
     return done
 
 
-def _refusal(before: Checked, after: Checked, proposal: Proposal) -> str:
+def _write(root: Path, proposals: Sequence[Proposal]) -> dict[Path, str | None]:
+    """Write the proposals' changes and dialogues; what the touched files held before (None: absent)."""
+    pinned = root / "tests" / "dialogues" / MINED_DIALOGUES
+    touched = {root / name for p in proposals for name, _ in p.edits} | {pinned}
+    saved = {path: path.read_text(encoding="utf-8") if path.is_file() else None for path in touched}
+    for proposal in proposals:
+        for name, edit in proposal.edits:
+            (root / name).write_text(edit((root / name).read_text(encoding="utf-8")), encoding="utf-8")
+    pinned.parent.mkdir(parents=True, exist_ok=True)
+    old = saved[pinned] or "dialogues:\n"
+    pinned.write_text(old + "".join(p.dialogue for p in proposals), encoding="utf-8")
+    return saved
+
+
+def _restore(root: Path, saved: dict[Path, str | None]) -> None:
+    for path, text in saved.items():
+        if text is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.write_text(text, encoding="utf-8")
+
+
+def _refusal(before: Checked, after: Checked, proposal: Proposal, applied: Sequence[Proposal]) -> str:
     new_errors = [e for e in after.lint_errors if e not in before.lint_errors]
     if new_errors:
         return f"改完之后 bot lint 报错 (lint errors after the change): {'; '.join(new_errors[:3])}"
-    broken = sorted(before.passing - after.passing - {_name(proposal)})
+    broken = sorted(before.passing - after.passing - {_name(p) for p in applied})
     if broken:
         return f"原来通过的对话不通过了 (dialogues that passed now fail): {'、'.join(broken[:3])}"
     if _name(proposal) not in after.passing:

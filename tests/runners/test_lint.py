@@ -76,9 +76,15 @@ def test_lint_of_one_file_reports_only_that_file(shop: Path) -> None:
     ("args", "exit_code"),
     [([], 0), (["--strict"], 0), (["--format", "github"], 0), (["--format", "json"], 0)],
 )
-def test_cli_on_a_clean_shop(shop: Path, args: list[str], exit_code: int) -> None:
-    result = CliRunner().invoke(main, ["lint", str(shop), *args])
+def test_cli_on_a_clean_shop(mini: Path, args: list[str], exit_code: int) -> None:
+    """Every format exits 0 on a clean shop (the smallest one: the formats do not depend on its size)."""
+    result = CliRunner().invoke(main, ["lint", str(mini), *args])
     assert exit_code == result.exit_code, result.output
+
+
+def test_the_shipped_shop_is_clean_even_with_strict(shop: Path) -> None:
+    result = CliRunner().invoke(main, ["lint", str(shop), "--strict"])
+    assert 0 == result.exit_code, result.output
 
 
 def test_cli_exit_codes_and_formats(shop: Path) -> None:

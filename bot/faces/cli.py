@@ -69,6 +69,20 @@ def _load(config: str) -> Bot:
     return Bot.from_config(path)
 
 
+def _since(since: str | None) -> float:
+    """`--since YYYY-MM-DD` (UTC) as a Unix time; 0 without one."""
+    import datetime
+
+    if not since:
+        return 0.0
+    try:
+        return datetime.datetime.fromisoformat(since).replace(tzinfo=datetime.UTC).timestamp()
+    except ValueError:
+        raise click.ClickException(
+            f"--since 要写成 YYYY-MM-DD（write --since as YYYY-MM-DD）：{since}"
+        ) from None
+
+
 def _storage(config: str) -> Any:
     """The storage the shop at `config` names (storage.url, or $BOT_STORAGE_URL)."""
     from bot.service import storage_of
@@ -233,19 +247,10 @@ async def _check(storage: Any) -> bool:
 @friendly
 def export_history(shop_id: str, since: str | None, output: Any, config: str) -> None:
     """Write a shop's sessions, turns and tickets as JSON lines (for bot db import elsewhere)."""
-    import datetime
-
     from bot.runners import archive
     from bot.service import Blocking
 
-    start = 0.0
-    if since:
-        try:
-            start = datetime.datetime.fromisoformat(since).replace(tzinfo=datetime.UTC).timestamp()
-        except ValueError:
-            raise click.ClickException(
-                f"--since 要写成 YYYY-MM-DD（write --since as YYYY-MM-DD）：{since}"
-            ) from None
+    start = _since(since)
     storage = _storage(config)
     history = Blocking.run(storage.history(shop_id, start))
     for line in archive.lines(history, shop_id, start):
@@ -517,21 +522,12 @@ def mine_command(
     config: str,
 ) -> None:
     """What buyers asked that the bot did not answer well, grouped, with a proposal for each group."""
-    import datetime
-
     from bot.report import mining
     from bot.runners.mine import apply, mine
     from bot.service import Blocking, storage_of
     from bot.storage.urls import open_store
 
-    start = 0.0
-    if since:
-        try:
-            start = datetime.datetime.fromisoformat(since).replace(tzinfo=datetime.UTC).timestamp()
-        except ValueError:
-            raise click.ClickException(
-                f"--since 要写成 YYYY-MM-DD（write --since as YYYY-MM-DD）：{since}"
-            ) from None
+    start = _since(since)
     bot = _load(config)
     root = Path(config).resolve().parent
     storage = open_store(store_url, root) if store_url else storage_of(bot.shop.settings)

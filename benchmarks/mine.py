@@ -30,11 +30,9 @@ def main() -> None:
     copies = -(-100_000 // len(month.turns))
     turns = [dataclasses.replace(t, session_id=f"{k}-{t.session_id}", at=t.at + k * 86400)
              for k in range(copies) for t in month.turns]  # fmt: skip
-    tickets = [dataclasses.replace(t, session_id=f"{k}-{t.session_id}", created_at=t.created_at + k * 86400)
-               for k in range(copies) for t in month.tickets]  # fmt: skip
-    print(f"{len(turns)} stored turns, {len(tickets)} tickets")
+    print(f"{len(turns)} stored turns")
     started = time.perf_counter()
-    misses = collect(turns, tickets)
+    misses = collect(bot, turns)
     collected = time.perf_counter()
     clusters = cluster(bot, misses)
     clustered = time.perf_counter()

@@ -532,7 +532,7 @@ def mine_command(
     root = Path(config).resolve().parent
     storage = open_store(store_url, root) if store_url else storage_of(bot.shop.settings)
     history = Blocking.run(storage.history(shop_id, start))
-    clusters = mine(bot, root, history.turns, history.tickets)
+    clusters = mine(bot, root, history.turns)
     if apply_ids:
         chosen = {c.proposal.id: c.proposal for c in clusters if c.proposal is not None}
         unknown = [i for i in apply_ids if i not in chosen]

@@ -31,7 +31,7 @@ from pathlib import Path
 from rapidfuzz import fuzz
 
 from bot.engine import Engine
-from bot.model import Action, EvidenceKind, HandoffReason, Ticket, TurnRecord
+from bot.model import Action, EvidenceKind, HandoffReason, TurnRecord
 from bot.stages.privacy import mask
 
 JOINS = 0.3  # an anchor word joins a commoner one that comes with it this often
@@ -88,17 +88,6 @@ SHOWN = 5  # representative messages per cluster
 LEANS = 0.3  # the nearest intent's score from which the shop "already leans" toward it
 # Where a question about the goods themselves (面料, 保质期, 安装) goes when nothing leans elsewhere.
 GOODS_INTENT = "quality"
-NOT_HELPFUL = (
-    "还是不行",
-    "没用",
-    "不行啊",
-    "不是这个",
-    "答非所问",
-    "没解决",
-    "你没懂",
-    "不是问这个",
-    "还是不对",
-)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -148,21 +137,26 @@ class Cluster:
     proposal: Proposal | None = None
 
 
-def collect(turns: Iterable[TurnRecord], tickets: Iterable[Ticket]) -> list[Miss]:
-    """The turns that went badly, masked, oldest first."""
+def collect(bot: Engine, turns: Iterable[TurnRecord]) -> list[Miss]:
+    """The turns that went badly, masked, oldest first. 没用 / 还是不行 are the shop's own phrases
+    for an answer that did not help (the follow-up reading's)."""
+    shop = bot.shop
     sessions: dict[str, list[TurnRecord]] = defaultdict(list)
     for turn in turns:
         sessions[turn.session_id].append(turn)
-    opened = defaultdict(list)
-    for ticket in tickets:
-        opened[ticket.session_id].append(ticket)
     misses: list[Miss] = []
     for session_id, session in sessions.items():
         session.sort(key=lambda t: t.turn)
         buyer = [t for t in session if t.action is not Action.AGENT]
         for i, turn in enumerate(buyer):
             later = buyer[i + 1] if i + 1 < len(buyer) else None
-            kind = _kind(turn, later)
+            # only after an answer: whether the buyer's next words say it did not help
+            unhelped = (
+                turn.action is Action.ANSWER
+                and later is not None
+                and shop.follow_up.not_helpful(shop.normalize(later.message)) is not None
+            )
+            kind = _kind(turn, later, unhelped)
             if kind is None:
                 continue
             reply = _agent_reply(session, turn) if turn.action is Action.HANDOFF else None
@@ -177,7 +171,7 @@ def collect(turns: Iterable[TurnRecord], tickets: Iterable[Ticket]) -> list[Miss
     return [m for m in misses if m.text]
 
 
-def _kind(turn: TurnRecord, later: TurnRecord | None) -> str | None:
+def _kind(turn: TurnRecord, later: TurnRecord | None, unhelped: bool) -> str | None:
     if turn.action is Action.HANDOFF and turn.reason is HandoffReason.LOW_CONFIDENCE:
         return "unsure"
     if turn.action is Action.HANDOFF and turn.reason is HandoffReason.REPEATED_MISSES:
@@ -186,7 +180,7 @@ def _kind(turn: TurnRecord, later: TurnRecord | None) -> str | None:
         return "asked"
     if turn.action is Action.CLARIFY and (later is None or later.action is not Action.ANSWER):
         return "clarify"
-    if turn.action is Action.ANSWER and later is not None and any(p in later.message for p in NOT_HELPFUL):
+    if turn.action is Action.ANSWER and unhelped:
         return "not_helpful"
     return None
 
@@ -583,11 +577,9 @@ def _name(proposal: Proposal) -> str:
     return found.group(1).strip() if found else proposal.id
 
 
-def mine(bot: Engine, root: Path, turns: Iterable[TurnRecord], tickets: Iterable[Ticket]) -> list[Cluster]:
+def mine(bot: Engine, root: Path, turns: Iterable[TurnRecord]) -> list[Cluster]:
     """Clusters with their proposals, the most asked first."""
-    return [
-        dataclasses.replace(c, proposal=propose(bot, root, c)) for c in cluster(bot, collect(turns, tickets))
-    ]
+    return [dataclasses.replace(c, proposal=propose(bot, root, c)) for c in cluster(bot, collect(bot, turns))]
 
 
 __all__ = [

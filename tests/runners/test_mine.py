@@ -90,11 +90,11 @@ def test_each_recurring_question_is_one_cluster_with_the_agents_reply(month_shop
     root, month = month_shop
     bot = Bot.from_config(root / "config.yaml")
     found = history(month)
-    clusters = mine(bot, root, found.turns, found.tickets)
-    assert [c.id for c in clusters] == [c.id for c in mine(bot, root, found.turns, found.tickets)]
+    clusters = mine(bot, root, found.turns)
+    assert [c.id for c in clusters] == [c.id for c in mine(bot, root, found.turns)]
     report = []
     for group, phrasings in ASKED.items():
-        ours = [m for m in collect(found.turns, found.tickets) if m.text in phrasings]
+        ours = [m for m in collect(bot, found.turns) if m.text in phrasings]
         best = max(clusters, key=lambda c: sum(m.text in phrasings for m in c.members))
         inside = sum(m.text in phrasings for m in best.members)
         # The month's other lines may ask the same (这个衣服是什么面料的 among the ordinary ones).
@@ -118,7 +118,7 @@ def test_applying_the_proposals_answers_what_the_month_never_asked(
     shutil.copytree(original, root)
     bot = Bot.from_config(root / "config.yaml")
     found = history(month)
-    clusters = mine(bot, root, found.turns, found.tickets)
+    clusters = mine(bot, root, found.turns)
     chosen = {}
     for group, phrasings in ASKED.items():
         best = max(clusters, key=lambda c: sum(m.text in phrasings for m in c.members))
@@ -164,7 +164,7 @@ def test_a_proposal_that_breaks_an_existing_dialogue_is_refused_and_rolled_back(
     bot = Bot.from_config(copy / "config.yaml")
     found = history(month)
     fabric = max(
-        mine(bot, copy, found.turns, found.tickets),
+        mine(bot, copy, found.turns),
         key=lambda c: sum(m.text in ASKED["fabric"] for m in c.members),
     )
     assert fabric.proposal is not None and fabric.proposal.kind == "new_topic"
@@ -201,3 +201,16 @@ def test_bot_mine_reads_the_store_and_prints_a_report_and_json(
     assert {"id", "kind", "patch", "dialogue"} <= set(first["proposal"])
     refused = CliRunner().invoke(main, [*args, "--apply", "p-nope"])
     assert refused.exit_code != 0 and "没有这些建议" in refused.output
+
+
+def test_an_answer_the_buyer_calls_useless_is_a_miss_in_the_shops_own_words(shipped_bot: Bot) -> None:
+    from bot.model import TurnRecord
+
+    def turn(n: int, message: str, action: Action) -> TurnRecord:
+        return TurnRecord(session_id="s", turn=n, at=float(n), message=message, reply="…", action=action)
+
+    answered = [turn(1, "运费谁出", Action.ANSWER), turn(2, "还是不行啊 没解决", Action.CLARIFY)]
+    kinds = [(m.text, m.kind) for m in collect(shipped_bot, answered)]
+    assert ("运费谁出", "not_helpful") in kinds
+    kept = [turn(1, "运费谁出", Action.ANSWER), turn(2, "好的谢谢", Action.ANSWER)]
+    assert [] == collect(shipped_bot, kept)

@@ -22,7 +22,8 @@ from bot.storage.memory import MemoryStore  # noqa: E402
 from tests.runners.month import simulate  # noqa: E402
 
 
-def main() -> None:
+def measure() -> dict[str, float]:
+    """Seconds of each step of mining 100k stored turns, and how many turns, misses and clusters."""
     bot = Bot.from_config(REPO / "config.yaml")
     store = MemoryStore()
     Blocking.run(simulate(Conversations(lambda _: bot, store), store, REPO / "tests" / "data" / "dev.jsonl"))
@@ -30,7 +31,6 @@ def main() -> None:
     copies = -(-100_000 // len(month.turns))
     turns = [dataclasses.replace(t, session_id=f"{k}-{t.session_id}", at=t.at + k * 86400)
              for k in range(copies) for t in month.turns]  # fmt: skip
-    print(f"{len(turns)} stored turns")
     started = time.perf_counter()
     misses = collect(bot, turns)
     collected = time.perf_counter()
@@ -39,9 +39,16 @@ def main() -> None:
     for c in clusters[:50]:
         propose(bot, REPO, c)
     proposed = time.perf_counter()
-    print(f"collect {collected - started:.1f} s ({len(misses)} misses), cluster {clustered - collected:.1f} s "
-          f"({len(clusters)} clusters), propose for the top 50 {proposed - clustered:.1f} s; "
-          f"total {proposed - started:.1f} s (target < 60 s)")  # fmt: skip
+    return {"turns": len(turns), "misses": len(misses), "clusters": len(clusters),
+            "collect": collected - started, "cluster": clustered - collected, "propose": proposed - clustered,
+            "total": proposed - started}  # fmt: skip
+
+
+def main() -> None:
+    m = measure()
+    print(f"{m['turns']:.0f} stored turns: collect {m['collect']:.1f} s ({m['misses']:.0f} misses), cluster"
+          f" {m['cluster']:.1f} s ({m['clusters']:.0f} clusters), propose for the top 50 {m['propose']:.1f} s;"
+          f" total {m['total']:.1f} s (target < 60 s)")  # fmt: skip
 
 
 if __name__ == "__main__":

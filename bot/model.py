@@ -451,6 +451,25 @@ class Agent:
     revoked_at: float | None = None
 
 
+class Verdict(enum.StrEnum):
+    """What an admin did with a cluster of mined misses (`bot mine`, the dashboard)."""
+
+    ACCEPTED = "accepted"  # its proposal was applied
+    IGNORED = "ignored"  # left to people
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Review:
+    """An admin's verdict on the question a cluster of misses asks (`key`, stable while the traffic
+    grows): its misses up to `at` are done with; later ones form the cluster again."""
+
+    shop: str
+    key: str
+    verdict: Verdict
+    by: str
+    at: float
+
+
 class KeyKind(enum.StrEnum):
     SERVER = "server"  # the shop's own server: chats for any buyer of the shop
     WIDGET = "widget"  # public, in a web page: chats only in the buyer's own conversation

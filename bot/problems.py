@@ -407,6 +407,10 @@ HTTP_ERRORS: dict[str, tuple[int, str, str]] = {
                   "This needs an admin's token (bot agents add NAME --admin)."),
     "shop-invalid": (422, "店铺配置有错误，仍在使用旧的配置。",
                      "The shop files have errors; the previous set keeps serving."),
+    "unknown-proposal": (404, "没有这个建议：{proposal}（可能已经采纳、忽略，或流量变了）；请刷新列表再选。",
+                         "No proposal {proposal} now (accepted, ignored, or the traffic changed); list them again."),
+    "proposal-refused": (409, "没有采纳 {proposal}：{reason_zh}。店铺的文件没有改动。",
+                         "Proposal {proposal} was refused and nothing was changed: {reason_en}"),
     "http-error": (400, "{what}", "{detail}"),  # the status and `what` come from the web framework
     "internal": (500, "服务内部错误，已记录。", "Internal error; it was logged."),
 }  # fmt: skip

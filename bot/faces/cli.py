@@ -511,6 +511,17 @@ def schema(directory: Path) -> None:
     multiple=True,
     help="Apply these proposals (repeatable), checked before and after.",
 )
+@click.option(
+    "--answer",
+    default=None,
+    help="With one --apply of a new topic: its answer (instead of the agents' reply).",
+)
+@click.option(
+    "--ignore",
+    "ignore_ids",
+    multiple=True,
+    help="Leave these proposals' questions to people (repeatable): not proposed again until missed again.",
+)
 @config_option
 @friendly
 def mine_command(
@@ -519,11 +530,17 @@ def mine_command(
     store_url: str | None,
     as_json: bool,
     apply_ids: tuple[str, ...],
+    answer: str | None,
+    ignore_ids: tuple[str, ...],
     config: str,
 ) -> None:
     """What buyers asked that the bot did not answer well, grouped, with a proposal for each group."""
+    import getpass
+    import time
+
+    from bot.model import Review, Verdict
     from bot.report import mining
-    from bot.runners.mine import apply, mine
+    from bot.runners.mine import apply, mine, propose
     from bot.service import Blocking, storage_of
     from bot.storage.urls import open_store
 
@@ -532,23 +549,42 @@ def mine_command(
     root = Path(config).resolve().parent
     storage = open_store(store_url, root) if store_url else storage_of(bot.shop.settings)
     history = Blocking.run(storage.history(shop_id, start))
-    clusters = mine(bot, root, history.turns)
-    if apply_ids:
-        chosen = {c.proposal.id: c.proposal for c in clusters if c.proposal is not None}
-        unknown = [i for i in apply_ids if i not in chosen]
-        if unknown:
-            raise click.ClickException(
-                f"没有这些建议 (no such proposals): {', '.join(unknown)}；先运行 bot mine 看编号"
-            )
-        results = apply(Path(config).resolve(), [chosen[i] for i in apply_ids])
-        click.echo(mining.applied(results))
-        if not all(r.accepted for r in results):
-            sys.exit(1)
+    clusters = mine(bot, root, history.turns, Blocking.run(storage.reviews(shop_id)))
+    if not apply_ids and not ignore_ids:
+        if as_json:
+            click.echo(json.dumps(mining.as_json(clusters), ensure_ascii=False, indent=2))
+        else:
+            click.echo(mining.report(clusters, bot.title))
         return
-    if as_json:
-        click.echo(json.dumps(mining.as_json(clusters), ensure_ascii=False, indent=2))
-    else:
-        click.echo(mining.report(clusters, bot.title))
+    by_proposal = {c.proposal.id: c for c in clusters if c.proposal is not None}
+    unknown = [i for i in (*apply_ids, *ignore_ids) if i not in by_proposal]
+    if unknown:
+        raise click.ClickException(
+            f"没有这些建议 (no such proposals): {', '.join(unknown)}；先运行 bot mine 看编号"
+        )
+
+    def decided(proposal_id: str, verdict: Verdict) -> None:
+        key = by_proposal[proposal_id].key
+        Blocking.run(storage.review(Review(shop=shop_id, key=key, verdict=verdict,
+                                           by=f"bot mine ({getpass.getuser()})", at=time.time())))  # fmt: skip
+
+    for proposal_id in ignore_ids:
+        decided(proposal_id, Verdict.IGNORED)
+        click.echo(f"· {proposal_id} 留给人工，不再建议 (left to people)")
+    if not apply_ids:
+        return
+    if answer is not None and len(apply_ids) != 1:
+        raise click.ClickException("--answer 只能和一个 --apply 一起用 (--answer goes with exactly one --apply)")
+    chosen = [
+        propose(bot, root, by_proposal[i], answer) if answer else by_proposal[i].proposal for i in apply_ids
+    ]
+    results = apply(Path(config).resolve(), chosen)  # type: ignore[arg-type]
+    for result in results:
+        if result.accepted:
+            decided(result.proposal.id, Verdict.ACCEPTED)
+    click.echo(mining.applied(results))
+    if not all(r.accepted for r in results):
+        sys.exit(1)
 
 
 @main.command(name="eval")

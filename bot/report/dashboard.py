@@ -47,6 +47,9 @@ svg{max-width:100%;height:auto}
 svg text{font-size:12px;fill:#1f2329}
 .empty{color:#8f959e;padding:8px 0}
 a{color:#1664ff}
+pre{background:#f5f6f7;padding:8px;overflow:auto;font-size:12px;white-space:pre-wrap}
+.actions{display:flex;gap:8px;margin-top:8px}
+.ok{color:#00b42a}.bad{color:#f54a45}
 """
 
 
@@ -81,19 +84,19 @@ def page(
             for name, value, note in cards
         )
         + "</div></section>",
-        _section("每小时买家消息", _columns(stats.hours), wide=True),
-        _section(
+        section("每小时买家消息", _columns(stats.hours), wide=True),
+        section(
             "转人工原因",
             _bars([(REASON_ZH.get(reason, reason), n) for reason, n in stats.handoffs], "#f54a45"),
         ),
-        _section("小二答得最多的问题", _bars([(title(i), n) for i, n in stats.intents], "#1664ff")),
-        _section("最多的知识点", _bars([(title(t), n) for t, n in stats.topics], "#3370ff")),
-        _section(
+        section("小二答得最多的问题", _bars([(title(i), n) for i, n in stats.intents], "#1664ff")),
+        section("最多的知识点", _bars([(title(t), n) for t, n in stats.topics], "#3370ff")),
+        section(
             "最常见的没答上的问题",
             _table(("买家的话（数字已隐去）", "次数"), stats.unanswered)
             + '<p class="muted">小二追问或因没把握转人工的消息。把常见的问法加进 intents/ 的例句，小二就能答。</p>',
         ),
-        _section(
+        section(
             "回答的可靠性（按置信度）",
             _reliability(stats)
             + '<p class="muted">柱高：该置信度区间的回答数；深色：其后两轮内没有转人工的回答（没有人工标注，'
@@ -102,36 +105,45 @@ def page(
         ),
     ]
     previous, following = day - dt.timedelta(days=1), day + dt.timedelta(days=1)
-    return (
-        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1"><link rel="icon" href="data:,">'
-        f"<title>店小二 数据看板 · {escape(stats.shop)} · {day.isoformat()}</title>"
-        f"<style>{_STYLE}</style></head><body>"
-        f"<header><h1>店小二 数据看板</h1>"
+    header = (
         '<form method="get" action="/dashboard">'
         f'<label>店铺 <select name="shop_id">{options}</select></label>'
         f'<label>日期 <input type="date" name="day" value="{day.isoformat()}"></label>'
         '<button type="submit">查看</button></form>'
         f'<a href="{link(previous)}">‹ 前一天</a><a href="{link(following)}">后一天 ›</a>'
         f'<span class="muted">时区 UTC{stats.utc_offset_hours:+g} · {escape(agent)}</span>'
-        '<a href="/console">客服工作台</a></header>'
-        f"<main>{''.join(body)}</main></body></html>"
+        f'<a href="{escape("/dashboard/mining?" + urlencode({"shop_id": stats.shop}))}">没答好的问题</a>'
+        '<a href="/console">客服工作台</a>'
+    )
+    return document(
+        f"店小二 数据看板 · {stats.shop} · {day.isoformat()}", "店小二 数据看板", header, "".join(body)
+    )
+
+
+def document(title: str, heading: str, header: str, main: str) -> str:
+    """A page of the dashboard: its <title>, the header's heading and contents (HTML), and its body."""
+    return (
+        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1"><link rel="icon" href="data:,">'
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"
+        f"<header><h1>{escape(heading)}</h1>{header}</header>"
+        f"<main>{main}</main></body></html>"
     )
 
 
 def login_page(failed: bool) -> str:
     note = '<p style="color:#f54a45">令牌不对或已停用，请重新输入。</p>' if failed else ""
-    return (
-        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1"><link rel="icon" href="data:,">'
-        f"<title>店小二 数据看板 · 登录</title><style>{_STYLE}</style></head><body>"
-        "<main><section><h2>登录数据看板</h2>"
+    return document(
+        "店小二 数据看板 · 登录",
+        "店小二 数据看板",
+        "",
+        "<section><h2>登录数据看板</h2>"
         f"{note}"
         '<form method="post" action="/dashboard/login">'
         '<p><label>客服令牌 <input type="password" name="token" autocomplete="current-password" required></label></p>'
         '<p><button type="submit">登录</button></p></form>'
         '<p class="muted">令牌由 <code>bot agents add 名字</code> 生成，只显示一次。</p>'
-        "</section></main></body></html>"
+        "</section>",
     )
 
 
@@ -142,7 +154,7 @@ def _linker(shop: str) -> Callable[[dt.date], str]:
     return link
 
 
-def _section(heading: str, content: str, wide: bool = False) -> str:
+def section(heading: str, content: str, wide: bool = False) -> str:
     return f"<section{' class=wide' if wide else ''}><h2>{escape(heading)}</h2>{content}</section>"
 
 
@@ -248,4 +260,4 @@ def _clip(text: str, most: int) -> str:
     return text if len(text) <= most else text[: most - 1] + "…"
 
 
-__all__ = ["REASON_ZH", "login_page", "page"]
+__all__ = ["REASON_ZH", "document", "login_page", "page", "section"]

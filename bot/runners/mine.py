@@ -22,16 +22,18 @@ import difflib
 import functools
 import hashlib
 import json
+import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from rapidfuzz import fuzz
 
 from bot.engine import Engine
-from bot.model import Action, EvidenceKind, HandoffReason, TurnRecord
+from bot.loading.concepts import Concept
+from bot.model import Action, EvidenceKind, HandoffReason, Review, Session, TurnRecord
 from bot.stages.privacy import mask
 
 JOINS = 0.3  # an anchor word joins a commoner one that comes with it this often
@@ -112,13 +114,14 @@ class Nearest:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Proposal:
     id: str
-    kind: str  # examples | new_topic | people
+    kind: str  # examples | new_topic | concept | people
     intent: str | None
     topic: str | None
     examples: tuple[str, ...]
     answer: str | None  # the draft answer of a new topic
     patch: str  # a unified diff of the shop's files ("" for people)
     dialogue: str  # a regression dialogue (YAML) that pins the new behaviour ("" for people)
+    synonym: tuple[str, str] | None = None  # (the word, the concept it joins) of a concept proposal
     # (path relative to the shop, the change of its text): applied to the file as it is then, so
     # that several proposals on one file add up
     edits: tuple[tuple[str, Callable[[str], str]], ...] = ()
@@ -127,6 +130,7 @@ class Proposal:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Cluster:
     id: str
+    key: str  # the question it asks (w:面料, or s:哈哈哈 by spelling): what an admin's verdict is kept by
     count: int  # buyers (sessions) who asked
     last_at: float
     messages: tuple[str, ...]  # up to SHOWN, the most frequent first
@@ -190,8 +194,10 @@ def _agent_reply(session: Sequence[TurnRecord], turn: TurnRecord) -> str | None:
     return after[0].reply.strip() if after else None
 
 
-def cluster(bot: Engine, misses: Sequence[Miss]) -> list[Cluster]:
-    """Clusters of the same question, the most asked first.
+def cluster(bot: Engine, misses: Sequence[Miss], done: Mapping[str, float] | None = None) -> list[Cluster]:
+    """Clusters of the same question, the most asked first. `done` (question key → when an admin
+    decided on it) leaves out the misses of a decided question up to that moment: it comes back
+    only if buyers miss it again afterwards.
 
     Each miss is read by the shop's normaliser (concepts included) and segmenter; its *anchor* is
     the word of it that most misses share, question words aside (面料 in 「面料是什么材质」). Misses
@@ -245,8 +251,12 @@ def cluster(bot: Engine, misses: Sequence[Miss]) -> list[Cluster]:
         groups[key].append((normalized, miss))
     clusters = []
     for key, group in groups.items():
+        decided = (done or {}).get(key, -math.inf)
+        group = [(n, m) for n, m in group if m.at > decided]
+        if not group:
+            continue
         leader = Counter(n for n, _ in group).most_common(1)[0][0]
-        clusters.append(_cluster(bot, key + "|" + leader, [m for _, m in group]))
+        clusters.append(_cluster(bot, key, leader, [m for _, m in group]))
     clusters.sort(key=lambda c: (-c.count, -c.last_at, c.id))
     return clusters
 
@@ -259,12 +269,13 @@ def _spelling_key(normalized: str, groups: dict[str, list[tuple[str, Miss]]]) ->
     return "s:" + normalized
 
 
-def _cluster(bot: Engine, leader: str, group: list[Miss]) -> Cluster:
+def _cluster(bot: Engine, key: str, leader: str, group: list[Miss]) -> Cluster:
     texts = Counter(m.text for m in group)
     shown = tuple(t for t, _ in sorted(texts.items(), key=lambda kv: (-kv[1], kv[0]))[:SHOWN])
     replies = Counter(m.agent_reply for m in group if m.agent_reply)
     return Cluster(
-        id=hashlib.sha256(leader.encode("utf-8")).hexdigest()[:8],
+        id=hashlib.sha256(f"{key}|{leader}".encode()).hexdigest()[:8],
+        key=key,
         count=len({m.session_id for m in group}),
         last_at=max(m.at for m in group),
         messages=shown,
@@ -295,8 +306,14 @@ def nearest(bot: Engine, texts: Sequence[str]) -> Nearest:
                    evidence=tuple(dict.fromkeys(evidence[intent, topic]))[:5])  # fmt: skip
 
 
-def propose(bot: Engine, root: Path, found: Cluster) -> Proposal:
-    """What to do about a cluster, as a patch of the shop at `root` and a dialogue that pins it."""
+# The answer a new topic shows in its patch when no agent has answered the question yet: a new topic
+# is applied only with an answer a person wrote (the agents' reply, or the owner's own).
+DRAFT_ANSWER = "亲，这个问题小二帮您转给人工客服确认一下哦~"
+
+
+def propose(bot: Engine, root: Path, found: Cluster, answer: str | None = None) -> Proposal:
+    """What to do about a cluster, as a patch of the shop at `root` and a dialogue that pins it;
+    `answer` is the owner's answer for a new topic (instead of the agents' reply)."""
     near = found.nearest
     if near.score < LEANS:  # no real lean: a question about the goods, unless they veto it
         ranked = [GOODS_INTENT, near.intent]
@@ -316,18 +333,24 @@ def propose(bot: Engine, root: Path, found: Cluster) -> Proposal:
     settings = bot.shop.settings
     intent_file = _relative(settings.intents_dir / f"{near.intent}.yaml", root)
     edits: list[tuple[str, Callable[[str], str]]] = []
-    if near.score >= LEANS and near.topic is not None:
+    synonym = _synonym(bot, found)
+    if synonym is not None:  # a word the shop lacks, read as one of its concepts, answers them
+        concept, word, (intent, topic), held_out = synonym
+        kind, answer, examples = "concept", None, ()
+        near = Nearest(intent=intent, topic=topic, score=near.score, evidence=near.evidence)
+        edits.append((concept.origin.file, functools.partial(_add_to_concept, name=concept.name, word=word)))
+    elif near.score >= LEANS and near.topic is not None:
         kind, topic, answer = "examples", near.topic, None
         edits.append((intent_file, functools.partial(_add_examples, topic=near.topic, examples=examples)))
     else:
         kind, topic = "new_topic", f"{near.intent}.mined_{found.id}"
-        answer = found.agent_reply or "亲，这个问题小二帮您转给人工客服确认一下哦~"
+        answer = answer or found.agent_reply
         short = topic.split(".", 1)[1]
         keywords = _keywords(bot, found)
         edits.append((intent_file, functools.partial(_add_topic, short=short, title=found.messages[0],
                                                      examples=examples, keywords=keywords)))  # fmt: skip
         answers = _relative(settings.responses_dir / f"{near.intent}.yaml", root)
-        edits.append((answers, functools.partial(_add_answer, short=short, answer=answer)))
+        edits.append((answers, functools.partial(_add_answer, short=short, answer=answer or DRAFT_ANSWER)))
     current = [(name, (root / name).read_text(encoding="utf-8"), edit) for name, edit in edits]
     files = [(name, old, edit(old)) for name, old, edit in current]
     patch = "".join(
@@ -344,7 +367,97 @@ def propose(bot: Engine, root: Path, found: Cluster) -> Proposal:
         f"        topic: {topic}\n"
     )
     return Proposal(id=pid, kind=kind, intent=near.intent, topic=topic, examples=examples, answer=answer,
-                    patch=patch, dialogue=dialogue, edits=tuple(edits))  # fmt: skip
+                    patch=patch, dialogue=dialogue, edits=tuple(edits),
+                    synonym=(synonym[1], synonym[0].name) if synonym else None)  # fmt: skip
+
+
+# A word is taken for a spelling of a concept only as alike as this to one of its words (rapidfuzz
+# ratio: 派送费 and 配送费 67), and only if read as that concept it answers this share of the messages.
+LOOKS_LIKE = 50
+ANSWERS_AS = 0.6
+MOST_TRIED = 8  # concepts tried per cluster, the most alike first
+AGENTS_AGREE = 0.3
+
+
+def _synonym(bot: Engine, found: Cluster) -> tuple[Concept, str, tuple[str, str | None], str] | None:
+    """The concept the cluster's word (派送费) means, when the shop knows it under another spelling
+    (运费: 配送费, 快递费 …): the word is nowhere in the shop, and the messages with the concept's name
+    in its place are answered, most of them as one topic. The concepts most alike the word are tried
+    first. (concept, word, the topic, a message it answers as that topic); None when none answers."""
+    if not found.key.startswith("w:"):
+        return None
+    shop = bot.shop
+    read = {m: shop.normalize(m) for m in found.messages}
+    texts = [t for t in read.values() if found.key[2:] in t]
+    if len(texts) < 2:
+        return None
+    word = _widest(found.key[2:], texts)  # 派送 → 派送费: the word the buyers write around it
+    known = {w for c in shop.concepts for w in (c.name, *c.words)}
+    if word in known or word in shop.matcher.keywords() or shop.index.idf(word) > 0:
+        return None
+    # Chinese compounds end in what they are (派送费 is a 费): a concept's spelling must end as the word
+    # does, the longer the shared end and the more alike the rest, the sooner it is tried.
+    alike = sorted(
+        (
+            (max((_shared_end(word, w), fuzz.ratio(word, w)) for w in (c.name, *c.words)), c)
+            for c in shop.concepts
+        ),
+        key=lambda sc: (-sc[0][0], -sc[0][1], sc[1].name),
+    )
+    for (end, similarity), concept in alike[:MOST_TRIED]:
+        if end < min(2, len(word) - 1) or similarity < LOOKS_LIKE:
+            continue  # 保质期 is no 保修期: the same end, one character, is not the same thing
+        answered: dict[tuple[str, str | None], list[str]] = defaultdict(list)
+        for message, text in read.items():
+            reply, _ = bot.respond(Session(key="mine"), text.replace(word, concept.name), now=0.0)
+            if word in text and reply.action is Action.ANSWER and reply.intent is not None:
+                answered[reply.intent, reply.topic].append(message)
+        if answered:
+            target, those = min(answered.items(), key=lambda kv: (-len(kv[1]), kv[0][0], kv[0][1] or ""))
+            if len(those) >= ANSWERS_AS * len(texts) and _agents_agree(bot, found, target):
+                return concept, word, target, those[-1]
+    return None
+
+
+
+def _agents_agree(bot: Engine, found: Cluster, target: tuple[str, str | None]) -> bool:
+    """Whether what the agents replied to these buyers, if they did, says what the topic's answers
+    say (a share of its meaningful words): agents who told them something else knew better."""
+    if not found.agent_reply:
+        return True
+    shop = bot.shop
+    words = {t.text for t in shop.segment.content(shop.segment(shop.normalize(found.agent_reply)))}
+    words = {w for w in words if len(w) >= 2}
+    said = shop.answer_words(*target)
+    return not words or sum(w in said for w in words) >= AGENTS_AGREE * len(words)
+
+
+def _shared_end(a: str, b: str) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[-1 - n] == b[-1 - n]:
+        n += 1
+    return n
+
+
+def _widest(word: str, texts: Sequence[str]) -> str:
+    """`word` grown by the characters next to it that nearly all `texts` share (派送 → 派送费)."""
+    while True:
+        grown = Counter(
+            t[max(i - 1, 0) : i + len(word)] for t in texts for i in [t.find(word)] if i > 0
+        ) + Counter(t[i : i + len(word) + 1] for t in texts for i in [t.find(word)] if i + len(word) < len(t))
+        best = min(grown.items(), key=lambda kv: (-kv[1], kv[0]), default=None)
+        if best is None or best[1] < 0.8 * len(texts) or not re.fullmatch(r"[\u4e00-\u9fff]+", best[0]):
+            return word
+        word = best[0]
+
+
+def _add_to_concept(text: str, name: str, word: str) -> str:
+    """The concepts file with `word` added to the end of concept `name`'s list."""
+    entry = re.search(rf"^[ \t]*{re.escape(name)}[ \t]*:[ \t]*\[", text, re.M)
+    if entry is None:
+        raise ValueError(f"concept {name} not found")
+    close = text.index("]", entry.end())
+    return f"{text[:close]}, {word}{text[close:]}"
 
 
 def _topical(bot: Engine) -> set[str]:
@@ -465,17 +578,20 @@ class Applied:
 
 
 MINED_DIALOGUES = "mined.yaml"
+# What a refusal before any change carries as the checks (none were run).
+_UNCHECKED = Checked(lint_errors=(), passing=frozenset(), failing=frozenset(), evals=())
 
 
-def check(config: Path) -> Checked:
-    """Lint, the dialogues of tests/dialogues and `bot eval` of tests/data/*.jsonl of the shop."""
+def check(config: Path, concepts: bool = False) -> Checked:
+    """Lint, the dialogues of tests/dialogues and `bot eval` of tests/data/*.jsonl of the shop;
+    lint's concept rules only with `concepts` (a proposal that adds a word to a concept)."""
     from bot.problems import errors
     from bot.runners import dialogues
     from bot.runners.evaluate import DataError, evaluate, read_labelled
     from bot.runners.lint import lint
 
     root = config.parent
-    problems = lint(config, concept_rules=False)  # proposals add 问法 and topics, never concepts
+    problems = lint(config, concept_rules=concepts)
     found = errors(problems)
     lint_errors = tuple(f"{p.origin.file}:{p.origin.line} {p.code}" for p in found)
     if found:
@@ -508,17 +624,24 @@ def apply(config: Path, proposals: Sequence[Proposal]) -> list[Applied]:
     """Apply the proposals, keeping each only if the shop's checks hold: no new lint error, no
     dialogue that passed now failing, and its own dialogue passing. All are tried together first
     (two runs of the checks); when that fails, one at a time, and a refused one is rolled back."""
+    unanswered = [p for p in proposals if p.kind == "new_topic" and p.answer is None]
     people = [p for p in proposals if p.kind == "people"]
-    changes = [p for p in proposals if p.kind != "people"]
-    before = check(config)
+    changes = [p for p in proposals if p not in people and p not in unanswered]
+    concepts = any(p.kind == "concept" for p in changes)
+    before = check(config, concepts) if changes else _UNCHECKED
     done = [
         Applied(proposal=p, accepted=False, before=before, after=None,
                 reason="这一组留给人工回答，没有要改的文件 (left to people: nothing to change)")
         for p in people
+    ] + [
+        Applied(proposal=p, accepted=False, before=before, after=None,
+                reason="新知识点还没有回答：客服没回复过这个问题，请写上本店的回答再采纳"
+                       " (a new topic needs an answer: no agent has replied to it; give yours)")
+        for p in unanswered
     ]  # fmt: skip
     if len(changes) > 1:
         saved = _write(config.parent, changes)
-        after = check(config)
+        after = check(config, concepts)
         if not any(_refusal(before, after, p, changes) for p in changes):
             return done + [
                 Applied(proposal=p, accepted=True, reason="", before=before, after=after) for p in changes
@@ -526,7 +649,7 @@ def apply(config: Path, proposals: Sequence[Proposal]) -> list[Applied]:
         _restore(config.parent, saved)
     for proposal in changes:
         saved = _write(config.parent, [proposal])
-        after = check(config)
+        after = check(config, concepts)
         reason = _refusal(before, after, proposal, [proposal])
         if reason:
             _restore(config.parent, saved)
@@ -561,14 +684,18 @@ def _restore(root: Path, saved: dict[Path, str | None]) -> None:
 
 
 def _refusal(before: Checked, after: Checked, proposal: Proposal, applied: Sequence[Proposal]) -> str:
+    """Why the change is refused, Chinese first then English in brackets ("" when it is kept)."""
     new_errors = [e for e in after.lint_errors if e not in before.lint_errors]
     if new_errors:
-        return f"改完之后 bot lint 报错 (lint errors after the change): {'; '.join(new_errors[:3])}"
+        shown = "; ".join(new_errors[:3])
+        return f"改完之后 bot lint 报错：{shown} (lint errors after the change: {shown})"
     broken = sorted(before.passing - after.passing - {_name(p) for p in applied})
     if broken:
-        return f"原来通过的对话不通过了 (dialogues that passed now fail): {'、'.join(broken[:3])}"
+        return f"原来通过的对话不通过了：{'、'.join(broken[:3])} (dialogues that passed now fail: {', '.join(broken[:3])})"
     if _name(proposal) not in after.passing:
-        return f"改完之后这一组的问题还是答不对 (its own dialogue fails): {_name(proposal)}"
+        return (
+            f"改完之后这一组的问题还是答不对：{_name(proposal)} (its own dialogue fails: {_name(proposal)})"
+        )
     return ""
 
 
@@ -577,9 +704,14 @@ def _name(proposal: Proposal) -> str:
     return found.group(1).strip() if found else proposal.id
 
 
-def mine(bot: Engine, root: Path, turns: Iterable[TurnRecord]) -> list[Cluster]:
-    """Clusters with their proposals, the most asked first."""
-    return [dataclasses.replace(c, proposal=propose(bot, root, c)) for c in cluster(bot, collect(bot, turns))]
+def mine(
+    bot: Engine, root: Path, turns: Iterable[TurnRecord], reviews: Iterable[Review] = ()
+) -> list[Cluster]:
+    """Clusters with their proposals, the most asked first; questions an admin decided on (`reviews`)
+    only with the misses since."""
+    done = {r.key: r.at for r in reviews}
+    found = cluster(bot, collect(bot, turns), done)
+    return [dataclasses.replace(c, proposal=propose(bot, root, c)) for c in found]
 
 
 __all__ = [

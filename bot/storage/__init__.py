@@ -21,7 +21,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.model import Agent, ApiKey, Event, Session, Ticket, TicketStatus, TurnRecord
+from bot.model import Agent, ApiKey, Event, Review, Session, Ticket, TicketStatus, TurnRecord
 
 
 class StorageError(Exception):
@@ -232,7 +232,18 @@ class Keys(Protocol):
         """The working keys of a shop (of every shop with None), by shop and name."""
 
 
-class Storage(Sessions, Recorder, Transcripts, Tickets, Locks, Archive, Agents, Keys, Protocol):
+class Reviews(Protocol):
+    """What admins decided about mined questions (`bot.runners.mine`), so that a question dealt with
+    is not proposed again, on any replica, until buyers miss it again."""
+
+    async def review(self, review: Review) -> None:
+        """Keep the verdict on the shop's question `review.key`, replacing an earlier one."""
+
+    async def reviews(self, shop: str) -> list[Review]:
+        """The shop's verdicts, by key."""
+
+
+class Storage(Sessions, Recorder, Transcripts, Tickets, Locks, Archive, Agents, Keys, Reviews, Protocol):
     """All that the turn service and the faces use, from one URL."""
 
     @property
@@ -260,6 +271,7 @@ __all__ = [
     "Locks",
     "Recorder",
     "Restored",
+    "Reviews",
     "SessionBusy",
     "Sessions",
     "Storage",

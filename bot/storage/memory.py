@@ -6,7 +6,7 @@ import dataclasses
 import math
 from contextlib import AbstractAsyncContextManager
 
-from bot.model import Agent, ApiKey, Session, Ticket, TicketStatus, TurnRecord
+from bot.model import Agent, ApiKey, Review, Session, Ticket, TicketStatus, TurnRecord
 from bot.storage import (
     UNLOCKED,
     AgentExists,
@@ -36,6 +36,7 @@ class MemoryStore:
         self._tickets: dict[int, Ticket] = {}
         self._agents: dict[str, Agent] = {}  # token hash → agent
         self._keys: dict[str, ApiKey] = {}  # token hash → key
+        self._reviews: dict[tuple[str, str], Review] = {}  # (shop, key) → the latest verdict
 
     async def session(self, shop: str, session_id: str) -> Session | None:
         return self._sessions.get((shop, session_id))
@@ -141,6 +142,12 @@ class MemoryStore:
     async def keys(self, shop: str | None = None) -> list[ApiKey]:
         working = (k for k in self._keys.values() if k.revoked_at is None and shop in (None, k.shop))
         return sorted(working, key=lambda k: (k.shop, k.name))
+
+    async def review(self, review: Review) -> None:
+        self._reviews[review.shop, review.key] = review
+
+    async def reviews(self, shop: str) -> list[Review]:
+        return sorted((r for r in self._reviews.values() if r.shop == shop), key=lambda r: r.key)
 
     async def history(self, shop: str, since: float = 0.0, until: float = math.inf) -> History:
         return History(

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
 
-from bot.model import Agent, ApiKey, Event, Session, Ticket, TicketStatus, TurnRecord
+from bot.model import Agent, ApiKey, Event, Review, Session, Ticket, TicketStatus, TurnRecord
 from bot.storage import (
     WAIT_SECONDS,
     AgentExists,
@@ -38,10 +38,13 @@ from bot.storage import (
 from bot.storage.events import KEEP, LoggedEvents, from_json, to_json
 from bot.storage.order import by_priority
 from bot.storage.rows import (
+    REVIEW_UPSERT,
     TICKET_COLUMNS,
     TURN_COLUMNS,
     agent_from,
     key_from,
+    review_from,
+    review_values,
     session_from,
     state_of,
     ticket_from,
@@ -92,7 +95,7 @@ def migrations() -> list[tuple[int, str, str]]:
 
 LATEST = migrations()[-1][0]
 # Every table the migrations create, for those who must empty a database (tests, benchmarks).
-TABLES = ("bot_schema", "sessions", "turns", "tickets", "agents", "keys", "events")
+TABLES = ("bot_schema", "sessions", "turns", "tickets", "agents", "keys", "events", "reviews")
 
 
 class PostgresStore:
@@ -322,6 +325,17 @@ class PostgresStore:
                 )
             ).fetchall()
         return [key_from(row) for row in rows]
+
+    async def review(self, review: Review) -> None:
+        async with self._connected() as db:
+            await db.execute(REVIEW_UPSERT.replace("?", "%s"), review_values(review))
+
+    async def reviews(self, shop: str) -> list[Review]:
+        async with self._connected() as db:
+            rows = await (
+                await db.execute("SELECT * FROM reviews WHERE shop = %s ORDER BY key", (shop,))
+            ).fetchall()
+        return [review_from(row) for row in rows]
 
     async def history(self, shop: str, since: float = 0.0, until: float = math.inf) -> History:
         span = (shop, since, until)

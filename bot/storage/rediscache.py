@@ -25,7 +25,7 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
-from bot.model import Agent, ApiKey, Event, Session, Ticket, TicketStatus, TurnRecord
+from bot.model import Agent, ApiKey, Event, Review, Session, Ticket, TicketStatus, TurnRecord
 from bot.storage import (
     WAIT_SECONDS,
     History,
@@ -187,6 +187,12 @@ class RedisFront:
 
     async def keys(self, shop: str | None = None) -> list[ApiKey]:
         return await self.backing.keys(shop)
+
+    async def review(self, review: Review) -> None:
+        await self.backing.review(review)
+
+    async def reviews(self, shop: str) -> list[Review]:
+        return await self.backing.reviews(shop)
 
     async def history(self, shop: str, since: float = 0.0, until: float = math.inf) -> History:
         return await self.backing.history(shop, since, until)

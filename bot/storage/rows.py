@@ -15,10 +15,12 @@ from bot.model import (
     HandoffReason,
     KeyKind,
     Priority,
+    Review,
     Session,
     Ticket,
     TicketStatus,
     TurnRecord,
+    Verdict,
 )
 
 
@@ -77,6 +79,22 @@ def agent_from(row: Mapping[str, Any]) -> Agent:
 def key_from(row: Mapping[str, Any]) -> ApiKey:
     return ApiKey(shop=row["shop"], name=row["name"], kind=KeyKind(row["kind"]), created_at=row["created_at"],
                   revoked_at=row["revoked_at"])  # fmt: skip
+
+
+def review_from(row: Mapping[str, Any]) -> Review:
+    return Review(shop=row["shop"], key=row["key"], verdict=Verdict(row["verdict"]), by=row["by_agent"],
+                  at=row["at"])  # fmt: skip
+
+
+# The upsert both SQL stores run ("?" placeholders; PostgreSQL's driver takes "%s").
+REVIEW_UPSERT = (
+    "INSERT INTO reviews (shop, key, verdict, by_agent, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (shop, key)"
+    " DO UPDATE SET verdict = excluded.verdict, by_agent = excluded.by_agent, at = excluded.at"
+)
+
+
+def review_values(review: Review) -> tuple[str, str, str, str, float]:
+    return (review.shop, review.key, review.verdict.value, review.by, review.at)
 
 
 def ticket_from(row: Mapping[str, Any]) -> Ticket:

@@ -26,6 +26,7 @@ from bot.model import (
     Agent,
     ApiKey,
     Event,
+    Review,
     Session,
     Ticket,
     TicketStatus,
@@ -48,10 +49,13 @@ from bot.storage import (
 from bot.storage.events import KEEP, LoggedEvents, from_json, to_json
 from bot.storage.order import by_priority
 from bot.storage.rows import (
+    REVIEW_UPSERT,
     TICKET_COLUMNS,
     TURN_COLUMNS,
     agent_from,
     key_from,
+    review_from,
+    review_values,
     session_from,
     state_of,
     ticket_from,
@@ -62,7 +66,7 @@ from bot.storage.rows import (
 from bot.storage.shared import SharedFile
 
 # 2: every row belongs to a shop (sessions, turns and tickets are keyed by (shop, session)).
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     shop TEXT NOT NULL,
@@ -130,6 +134,14 @@ CREATE TABLE IF NOT EXISTS events (
     shop TEXT NOT NULL,
     at REAL NOT NULL,
     body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reviews (
+    shop TEXT NOT NULL,
+    key TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    by_agent TEXT NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (shop, key)
 );
 CREATE INDEX IF NOT EXISTS tickets_by_session ON tickets (shop, session_id, status);
 CREATE INDEX IF NOT EXISTS tickets_by_status ON tickets (shop, status, created_at);
@@ -434,6 +446,15 @@ class SQLiteStore:
                 (shop, shop),
             ).fetchall()
         return [key_from(row) for row in rows]
+
+    async def review(self, review: Review) -> None:
+        with self._transaction() as db:
+            db.execute(REVIEW_UPSERT, review_values(review))
+
+    async def reviews(self, shop: str) -> list[Review]:
+        with self._connection() as db:
+            rows = db.execute("SELECT * FROM reviews WHERE shop = ? ORDER BY key", (shop,)).fetchall()
+        return [review_from(row) for row in rows]
 
     async def history(self, shop: str, since: float = 0.0, until: float = math.inf) -> History:
         span = (shop, since, until)

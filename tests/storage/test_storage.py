@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from bot.model import Action, HandoffReason, Session, Ticket, TicketStatus, TurnRecord
+from bot.model import Action, HandoffReason, Review, Session, Ticket, TicketStatus, TurnRecord, Verdict
 from bot.service import Blocking
 from bot.storage import Storage, TicketMove, TicketMoved, TurnConflict, TurnWrite, UnknownTicket, postgres
 from bot.storage.memory import MemoryStore
@@ -498,3 +498,16 @@ def test_every_worker_on_one_storage_hears_every_event_and_a_restart_loses_none(
     sent, heard, (missed, *again) = run(scenario())
     assert [(e.id, e.kind) for e in sent] == [(e.id, e.kind) for e in heard]
     assert [(missed.id, missed.kind, missed.data)] == [(e.id, e.kind, e.data) for e in again]
+
+
+def test_an_admins_verdict_on_a_mined_question_is_kept_per_shop_and_the_latest_wins(store: Storage) -> None:
+    """`bot mine` and the dashboard read what was decided; deciding again replaces the verdict."""
+    run(store.review(Review(shop="default", key="w:面料", verdict=Verdict.IGNORED, by="小美", at=5.0)))
+    run(store.review(Review(shop="other", key="w:面料", verdict=Verdict.IGNORED, by="阿强", at=6.0)))
+    run(store.review(Review(shop="default", key="w:面料", verdict=Verdict.ACCEPTED, by="阿强", at=9.0)))
+    run(store.review(Review(shop="default", key="s:哈哈哈", verdict=Verdict.IGNORED, by="小美", at=7.0)))
+    assert [("s:哈哈哈", Verdict.IGNORED, "小美", 7.0), ("w:面料", Verdict.ACCEPTED, "阿强", 9.0)] == [
+        (r.key, r.verdict, r.by, r.at) for r in run(store.reviews("default"))
+    ]
+    assert ["阿强"] == [r.by for r in run(store.reviews("other"))]
+    assert [] == run(store.reviews("nobody"))

@@ -31,7 +31,7 @@ from starlette.types import ASGIApp
 
 from bot.credentials import SessionTokens
 from bot.desk import Desk
-from bot.faces.http import dashboard, errors, examples, pages
+from bot.faces.http import dashboard, errors, examples, mining, pages
 from bot.faces.http.asgi import Bounded, HotRoute, Metrics, TickBufferedHandler
 from bot.faces.http.auth import Admin, Bearer, KeyGate, Me, current_agent, signing_secret
 from bot.faces.http.bodies import (
@@ -120,6 +120,7 @@ def create_app(
     examples.install(app)  # an example answer for every route
     pages.mount(app)  # /widget.js, /demo, /console
     dashboard.mount(app, storage, shops, clock)  # /v1/stats, /dashboard
+    mining.mount(app, storage, shops, clock)  # /v1/mining, /dashboard/mining
     app.state.storage = storage  # for the dependencies that look up who is asking (`auth`)
 
     async def failed(request: Request, exc: Exception) -> Response:

@@ -210,3 +210,83 @@ class StatsOut(BaseModel):
     )
     hours: list[int] = Field(description="buyer messages in each hour of the day, 00-23")
     reliability: list[BandOut]
+
+
+class NearestOut(BaseModel):
+    intent: str | None = Field(description="the intent the shop leans toward for these messages")
+    topic: str | None
+    score: float
+    evidence: list[str] = Field(description="the keywords and patterns that lean that way")
+
+
+class ProposalOut(BaseModel):
+    id: str = Field(examples=["p3f9a1c2e"])
+    kind: str = Field(
+        description="examples (add 问法 to a topic), new_topic, concept (a word joins a concept), or people"
+    )
+    intent: str | None
+    topic: str | None
+    examples: list[str] = Field(description="the buyers' messages it adds as 问法")
+    answer: str | None = Field(description="the draft answer of a new topic (the agents' commonest reply)")
+    synonym: dict[str, str] | None = Field(
+        default=None, description="a concept proposal's {word, concept}: the word joins that concept"
+    )
+    patch: str = Field(description="a unified diff of the shop's files")
+    dialogue: str = Field(description="the regression dialogue (YAML) that pins the new behaviour")
+
+
+class ClusterOut(BaseModel):
+    id: str
+    key: str = Field(description="the question it asks; an admin's verdict is kept by it")
+    count: int = Field(description="热度: buyers (sessions) who asked")
+    messages: list[str] = Field(description="up to five of their messages, personal data masked")
+    bot_did: dict[str, int] = Field(description="what the bot did with them: answer, clarify, handoff…")
+    nearest: NearestOut
+    agent_reply: str | None = Field(description="the agents' commonest reply to them")
+    proposal: ProposalOut | None
+
+
+class MiningOut(BaseModel):
+    shop_id: str
+    days: int = Field(description="how many days of stored turns were mined")
+    clusters: list[ClusterOut] = Field(
+        description="the most asked first; questions decided on leave out what came before"
+    )
+
+
+class EvalOut(BaseModel):
+    file: str = Field(description="a labelled file of the shop's tests/data")
+    resolved: float
+    wrong: float
+
+
+class ChecksOut(BaseModel):
+    lint_errors: list[str]
+    dialogues_passing: int
+    dialogues_failing: int
+    evals: list[EvalOut]
+
+
+class AcceptRequest(_Body):
+    answer: str | None = Field(
+        default=None, min_length=1, max_length=2000,
+        description="a new topic's answer (instead of the agents' reply; needed when no agent replied)",
+        examples=["亲，这款面料是95%棉加5%氨纶，亲肤透气~"],
+    )  # fmt: skip
+
+
+class AcceptedOut(BaseModel):
+    proposal: str
+    key: str
+    accepted: bool = Field(description="true: written to the shop's files and reloaded")
+    fingerprint: str = Field(description="the shop's intents fingerprint after the reload")
+    before: ChecksOut
+    after: ChecksOut
+
+
+class ReviewOut(BaseModel):
+    proposal: str
+    key: str
+    verdict: str = Field(examples=["ignored"])
+    by: str
+    at: str

@@ -71,7 +71,7 @@ def mount(app: FastAPI, storage: Storage, shops: Shops, clock: Callable[[], floa
     async def dashboard(
         request: Request, credentials: Bearer, shop: ShopId = DEFAULT_SHOP, day: Day = None
     ) -> Response:
-        agent = await _visitor(request, credentials)
+        agent = await visitor(request, credentials)
         if agent is None:
             return HTMLResponse(login_page(failed=False), status_code=401, headers=_NO_STORE)
         found = await stats_of(shop, day)
@@ -98,7 +98,7 @@ def mount(app: FastAPI, storage: Storage, shops: Shops, clock: Callable[[], floa
         return back
 
 
-async def _visitor(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Agent | None:
+async def visitor(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Agent | None:
     """The agent behind the bearer token or, for a browser, the login cookie; None for neither."""
     if credentials is not None and credentials.credentials:
         return await _agent(request, credentials.credentials)
@@ -133,4 +133,4 @@ def _out(stats: DayStats, title: Callable[[str], str]) -> StatsOut:
     )  # fmt: skip
 
 
-__all__ = ["COOKIE", "mount"]
+__all__ = ["COOKIE", "mount", "visitor"]

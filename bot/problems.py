@@ -56,9 +56,16 @@ CATALOGUE: dict[str, tuple[Severity, str, str, str, str]] = {
         "The file is not UTF-8 text.",
         "save it as UTF-8.",
     ),
+    "yaml-reads-otherwise": (
+        Severity.ERROR,
+        "{value} 没有加引号，YAML 会把它读成{read_as}，不是您写的文字。",
+        '加上引号，写成 "{value}"{hint}。',
+        "unquoted {value} is read by YAML as {read_as_en}, not as the text written.",
+        'quote it: "{value}"{hint_en}.',
+    ),
     "yaml-syntax": (
         Severity.ERROR,
-        "YAML 格式错误：{detail}。",
+        "YAML 格式错误：{detail_zh}。",
         "检查这一行的缩进、冒号和引号。",
         "YAML syntax error: {detail}.",
         "check indentation, colons and quotes on this line.",
@@ -411,6 +418,8 @@ HTTP_ERRORS: dict[str, tuple[int, str, str]] = {
                          "No proposal {proposal} now (accepted, ignored, or the traffic changed); list them again."),
     "proposal-refused": (409, "没有采纳 {proposal}：{reason_zh}。店铺的文件没有改动。",
                          "Proposal {proposal} was refused and nothing was changed: {reason_en}"),
+    "bad-host": (400, "这个服务器不接受这个主机名（Host）的请求：请把它加进 config.yaml 的 server.allowed_hosts。",
+                 "This server does not answer that Host name; add it to server.allowed_hosts in config.yaml."),
     "http-error": (400, "{what}", "{detail}"),  # the status and `what` come from the web framework
     "internal": (500, "服务内部错误，已记录。", "Internal error; it was logged."),
 }  # fmt: skip

@@ -19,6 +19,7 @@ class ServerSettings:
     watch: bool
     max_in_flight: int
     max_body_bytes: int
+    allowed_hosts: tuple[str, ...] | None = None  # None: any (bot serve on loopback: loopback names)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

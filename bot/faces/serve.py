@@ -9,6 +9,7 @@ SO_REUSEPORT (Windows), uvicorn's workers are used.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import multiprocessing
 import os
@@ -30,7 +31,7 @@ class PortInUse(Exception):
 def serve(config: Path, watch: bool, host: str, port: int, workers: int, loop: str) -> None:
     """Serve the shops of `config` until SIGINT or SIGTERM."""
     if workers == 1:
-        uvicorn.Server(uvicorn.Config(_app(config, watch), **_options(host, port, loop))).run()
+        uvicorn.Server(uvicorn.Config(_app(config, watch, host), **_options(host, port, loop))).run()
         return
     if not hasattr(socket, "SO_REUSEPORT"):  # pragma: no cover - Windows: uvicorn's workers import the app
         os.environ["BOT_CONFIG"], os.environ["BOT_WATCH"] = str(config), "1" if watch else ""
@@ -69,11 +70,21 @@ def serve(config: Path, watch: bool, host: str, port: int, workers: int, loop: s
             signal.signal(s, handler)
 
 
-def _app(config: Path, watch: bool) -> Any:
+def _app(config: Path, watch: bool, host: str) -> Any:
     from bot.faces.http.app import create_app, log_turns
+    from bot.faces.http.asgi import LOOPBACK_HOSTS
 
     log_turns()
-    return create_app(config, watch=watch or None)
+    # On loopback only this machine's names, unless server.allowed_hosts says otherwise.
+    hosts = LOOPBACK_HOSTS if _loopback(host) else None
+    return create_app(config, watch=watch or None, allowed_hosts=hosts)
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _options(host: str, port: int, loop: str) -> dict[str, Any]:
@@ -105,4 +116,4 @@ def _worker(config: Path, watch: bool, host: str, port: int, loop: str) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
-    uvicorn.Server(uvicorn.Config(_app(config, watch), **_options(host, port, loop))).run(sockets=[sock])
+    uvicorn.Server(uvicorn.Config(_app(config, watch, host), **_options(host, port, loop))).run(sockets=[sock])

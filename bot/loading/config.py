@@ -104,6 +104,7 @@ def read_settings(path: Path) -> tuple[Settings | None, list[Problem]]:
             watch=parsed.server.watch,
             max_in_flight=parsed.server.max_in_flight,
             max_body_bytes=parsed.server.max_body_bytes,
+            allowed_hosts=None if parsed.server.allowed_hosts is None else tuple(parsed.server.allowed_hosts),
         ),
     ), problems
 

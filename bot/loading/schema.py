@@ -32,10 +32,24 @@ class PatternShape(_Shape):
     weight: float = Field(default=0.8, gt=0, le=1)
 
 
+class ShapeError(ValueError):
+    """A value one of our validators refuses, said in Chinese and in English: the problem shows
+    each in its own language (pydantic's own message would put English inside the Chinese line)."""
+
+    def __init__(self, zh: str, en: str) -> None:
+        super().__init__(f"{zh}{_BETWEEN}{en}")
+
+
+_BETWEEN = " \u2016 "  # between the two languages of a ShapeError's message
+
+
 def _check_weights(value: dict[str, float]) -> dict[str, float]:
     for word, weight in value.items():
         if not 0 < weight <= 1:
-            raise ValueError(f"weight of {word} must be in (0, 1]")
+            raise ShapeError(
+                f"「{word}」的权重是 {weight}，要在 0 和 1 之间（大于 0，最大 1，例如 0.8）",
+                f"weight of {word} is {weight}; it must be in (0, 1], e.g. 0.8",
+            )
     return value
 
 
@@ -302,10 +316,12 @@ class ShopRef(_Shape):
 def _unique_shops(value: list[ShopRef]) -> list[ShopRef]:
     ids = [s.id for s in value]
     if "default" in ids:
-        raise ValueError("'default' is this file's own shop: give the listed shop another id")
+        raise ShapeError("default 是这个文件自己的店铺，列出的店铺请换一个 id",
+                         "'default' is this file's own shop: give the listed shop another id")  # fmt: skip
     twice = sorted({i for i in ids if ids.count(i) > 1})
     if twice:
-        raise ValueError(f"shop ids must differ: {', '.join(twice)} listed twice")
+        raise ShapeError(f"店铺 id 不能重复：{'、'.join(twice)} 出现了两次",
+                         f"shop ids must differ: {', '.join(twice)} listed twice")  # fmt: skip
     return value
 
 
@@ -321,6 +337,11 @@ class Server(_Shape):
         default=128, ge=1, description="requests handled at once per worker; more get 503 with Retry-After"
     )
     max_body_bytes: int = Field(default=65536, ge=1024, description="largest request body accepted")
+    allowed_hosts: list[str] | None = Field(
+        default=None,
+        description="Host names the server answers (* any, *.shop.cn a domain); unset: bot serve on a loopback"
+        " host answers only localhost, 127.0.0.1 and ::1 (no DNS rebinding), on another host any name",
+    )
     watch: bool = Field(
         default=False, description="reload when a file of the shop changes (bot serve --watch)"
     )
@@ -349,7 +370,8 @@ class Webhook(_Shape):
         known = {"ticket.opened", "ticket.claimed", "ticket.closed", "buyer.message", "agent.message"}
         unknown = sorted(set(value) - known)
         if unknown:
-            raise ValueError(f"unknown events {unknown}; known: {sorted(known)}")
+            raise ShapeError(f"没有这些事件：{'、'.join(unknown)}；可以用的有 {'、'.join(sorted(known))}",
+                             f"unknown events {unknown}; known: {sorted(known)}")  # fmt: skip
         return value
 
 
@@ -567,15 +589,46 @@ def _to_problem(model: type[BaseModel], document: Any, error: Any, file: str) ->
             fix_en=fix_en,
         )
     message = str(error.get("msg", kind))
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, ShapeError):  # one of ours: each language in its own line
+        zh, _, en = str(cause).partition(_BETWEEN)
+    else:
+        zh, en = _limit_zh(kind, error.get("ctx") or {}), message
     return problem(
         "bad-value",
         where,
         key=key,
-        detail_zh=message,
-        detail_en=message,
+        detail_zh=zh,
+        detail_en=en,
         fix_zh="按说明改正这个值。",
         fix_en="correct the value as described.",
     )
+
+
+# pydantic's own limits, said in Chinese ({gt}, {le} … are the field's bounds).
+_LIMITS_ZH = {
+    "greater_than": "要大于 {gt}",
+    "greater_than_equal": "要大于或等于 {ge}",
+    "less_than": "要小于 {lt}",
+    "less_than_equal": "要小于或等于 {le}",
+    "string_too_short": "太短了（至少 {min_length} 个字）",
+    "string_too_long": "太长了（最多 {max_length} 个字）",
+    "too_long": "太多了（最多 {max_length} 项）",
+    "string_pattern_mismatch": "格式不对（要符合 {pattern}）",
+    "literal_error": "只能是这些之一：{expected}",
+    "enum": "只能是这些之一：{expected}",
+    "multiple_of": "要是 {multiple_of} 的倍数",
+}
+
+
+def _limit_zh(kind: str, ctx: dict[str, Any]) -> str:
+    template = _LIMITS_ZH.get(kind)
+    if template is None:
+        return "这个值不符合要求（见下面的英文说明）"
+    try:
+        return template.format(**ctx)
+    except (KeyError, IndexError):
+        return template.split("{", 1)[0].rstrip("（ ：") or "这个值不符合要求"
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:

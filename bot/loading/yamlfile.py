@@ -7,6 +7,7 @@ each of their items was written.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -81,14 +82,38 @@ def parse(text: str, shown_as: str) -> tuple[Any, list[Problem]]:
         mark = exc.problem_mark or exc.context_mark
         where = _origin(shown_as, mark)
         detail = " ".join(filter(None, [exc.context, exc.problem]))
-        return None, [problem("yaml-syntax", where, detail=detail)]
-    except yaml.YAMLError as exc:  # pragma: no cover - pyyaml raises marked errors for text input
-        return None, [problem("yaml-syntax", Origin(file=shown_as), detail=str(exc))]
+        return None, [problem("yaml-syntax", where, detail=detail, detail_zh=syntax_zh(detail))]
+    except yaml.YAMLError as exc:  # a control character, found before any mark is made
+        detail = str(exc).split("\n", 1)[0]
+        return None, [problem("yaml-syntax", Origin(file=shown_as), detail=detail, detail_zh=syntax_zh(detail))]
     if node is None:
         return None, []
     problems: list[Problem] = []
     value = _Builder(shown_as, problems).build(node)
     return value, problems
+
+
+# What PyYAML's messages mean, for a shop owner: (words of the message, what to tell them).
+_SYNTAX_ZH = (
+    ("expected '-' indicator", "列表的各项没有对齐：每一项的 - 要和上一项的 - 在同一列"),
+    ("mapping values are not allowed", "这一行多了一个冒号：值里有冒号（如 发货: 什么时候）时，请把整个值用引号括起来"),
+    ("cannot start any token", "这里有一个 YAML 不认的字符：用 Tab 缩进的请改成空格；以 @ ` % 开头的值请加引号"),
+    ("quoted scalar", "引号没有配对：这一行开头的引号在后面没有结束"),
+    ("expected ',' or ']'", "方括号 [ ] 没有配对，或者列表项之间少了逗号"),
+    ("expected ',' or '}'", "花括号 { } 没有配对：在值里用花括号（如 {shop.name}）时，请把整个值用引号括起来"),
+    ("did not find expected key", "缩进不对：这一行要和同一级的键对齐（同一级的键前面的空格数一样）"),
+    ("could not find expected ':'", "这一行少了冒号，或者缩进不对，被当成了上一项的延续"),
+    ("undefined alias", "* 开头的值会被当成引用：请把整个值用引号括起来"),
+    ("control characters are not allowed", "文件里有看不见的控制字符：删掉它，或者重新输入这一行"),
+)
+
+
+def syntax_zh(detail: str) -> str:
+    """PyYAML's message about a syntax error, as a shop owner should read it."""
+    for words, zh in _SYNTAX_ZH:
+        if words in detail:
+            return zh
+    return "这一行附近的写法 YAML 读不懂"
 
 
 def _origin(file: str, mark: Any) -> Origin:
@@ -98,6 +123,24 @@ def _origin(file: str, mark: Any) -> Origin:
 
 
 _NUMBERS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+_SWITCH = "（要表示开关请写 true 或 false）"
+
+
+def _read_otherwise(node: yaml.ScalarNode) -> tuple[str, str, str, str] | None:
+    """How YAML 1.1 reads an unquoted value other than as the text its owner wrote, if it does:
+    (read as, in English, a hint, in English). 16:00 is 960 (base 60), 0755 is 493 (octal), no is
+    false, 2026-12-01 a date."""
+    value = node.value
+    if node.tag in _NUMBERS and ":" in value:
+        return "数字（六十进制：16:00 会变成 960）", "a base-60 number (16:00 becomes 960)", "", ""
+    if node.tag == "tag:yaml.org,2002:int" and re.fullmatch(r"[-+]?0[0-9_]+", value):
+        return "八进制数字（0755 会变成 493）", "an octal number (0755 becomes 493)", "", ""
+    if node.tag == "tag:yaml.org,2002:bool" and value.lower() not in ("true", "false"):
+        return ("“是/否”（true/false）", "a true/false switch", _SWITCH,
+                " (for a switch write true or false)")  # fmt: skip
+    if node.tag == "tag:yaml.org,2002:timestamp":
+        return "日期", "a date", "", ""
+    return None
 
 
 class _Builder:
@@ -122,7 +165,8 @@ class _Builder:
                 problem(
                     "yaml-syntax",
                     _origin(self.file, node.start_mark),
-                    detail=f"不支持的标签 (unsupported tag) {node.tag}",
+                    detail=f"unsupported tag {node.tag}",
+                    detail_zh=f"不支持 {node.tag} 这种标签（!! 开头的写法）：请去掉它，直接写值",
                 )
             )
             return None
@@ -136,13 +180,14 @@ class _Builder:
                 result.append(self.build(item))
                 result.origins.append(_origin(self.file, item.start_mark))
             return result
-        if (
-            isinstance(node, yaml.ScalarNode)
-            and not node.style
-            and ":" in node.value
-            and node.tag in _NUMBERS
-        ):
-            return node.value  # YAML 1.1 reads 16:00 as 960 (base 60): whoever wrote it meant a time
+        if isinstance(node, yaml.ScalarNode) and not node.style:
+            surprise = _read_otherwise(node)
+            if surprise is not None:
+                self.problems.append(
+                    problem("yaml-reads-otherwise", _origin(self.file, node.start_mark), value=node.value,
+                            read_as=surprise[0], read_as_en=surprise[1], hint=surprise[2], hint_en=surprise[3])
+                )  # fmt: skip
+                return node.value  # what the owner wrote, so that the rest of the file is checked as meant
         return self.constructor.construct_object(node, deep=True)
 
     def _mapping(self, node: yaml.MappingNode) -> YMap:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
+from pathlib import Path
 
 import pytest
 from uvicorn.config import Config
@@ -48,3 +50,19 @@ def test_accepted_connections_send_small_replies_at_once(
 ) -> None:
     # Without TCP_NODELAY a keep-alive reply waits for the client's delayed ACK: ~40 ms a request.
     assert expected == (1 if asyncio.run(_nodelay_of_accepted(protocol)) else 0)
+
+
+def test_allowed_hosts_in_config_decide_which_host_names_are_answered(shop: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from bot.faces.http.app import create_app
+
+    config = shop / "config.yaml"
+    text = re.sub(r"^server:.*$", 'server:\n  allowed_hosts: ["bot.shop.cn", "*.xiaoer.cn"]', config.read_text(encoding="utf-8"),
+                  count=1, flags=re.M)  # fmt: skip
+    config.write_text(text, encoding="utf-8")
+    client = TestClient(create_app(config))
+    chat = {"session_id": "h", "message": "在吗"}
+    for host, status in [("bot.shop.cn", 200), ("a.xiaoer.cn", 200), ("xiaoer.cn:8000", 200),
+                         ("evil.cn", 400), ("bot.shop.cn.evil.cn", 400), ("localhost", 400)]:  # fmt: skip
+        assert status == client.post("/v1/chat", json=chat, headers={"Host": host}).status_code, host

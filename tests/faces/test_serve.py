@@ -537,3 +537,19 @@ def test_replicas_ride_out_a_restarted_backend_and_store_every_message_once(
             server.terminate()
         for server in servers:
             server.wait(timeout=30)
+
+
+def test_a_server_on_loopback_answers_only_this_machines_names_so_dns_rebinding_gets_nowhere(shop: Path) -> None:
+    """A page on another site whose name resolves to 127.0.0.1 still sends its own name as Host."""
+    port = free_port()
+    process = start(shop, port)
+    try:
+        chat = {"session_id": "rebind", "message": "在吗"}
+        status, body = call(port, "POST", "/v1/chat", chat, {"Host": f"attacker.example:{port}"})
+        assert (400, "bad-host") == (status, body["error"]["code"])
+        assert "server.allowed_hosts" in body["error"]["message_zh"]
+        assert 200 == call(port, "POST", "/v1/chat", chat, {"Host": f"localhost:{port}"})[0]
+        assert 200 == call(port, "GET", "/healthz")[0]  # 127.0.0.1:port, as urllib sends it
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

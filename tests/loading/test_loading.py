@@ -23,7 +23,7 @@ def replace(path: Path, old: str, new: str) -> None:
 def test_unquoted_no_is_reported_as_not_text(shop: Path) -> None:
     replace(shop / "intents" / "greeting.yaml", "  - 你好\n", "  - no\n")
     [p] = load_problems(shop)
-    assert ("example-not-text", "intents/greeting.yaml:6:5") == (p.code, str(p.origin))
+    assert ("yaml-reads-otherwise", "intents/greeting.yaml:6:5") == (p.code, str(p.origin))
     assert '"no"' in p.fix_zh
     assert "false" in p.message_en
 
@@ -193,8 +193,21 @@ def test_condition_on_an_unknown_field_and_a_bad_window(shop: Path) -> None:
     assert problems["bad-valid-window"].origin.file == "responses/promotion.yaml"
 
 
-def test_an_unquoted_time_stays_a_time_not_a_base_60_number(shop: Path) -> None:
-    """YAML 1.1 reads `cutoff_time: 16:00` as 960; a buyer must read 16:00前付款, not 960前付款."""
+def test_an_unquoted_time_is_an_error_with_the_quoted_fix_so_no_buyer_reads_960(shop: Path) -> None:
+    """YAML 1.1 reads `cutoff_time: 16:00` as 960; a buyer must never read 960前付款."""
     replace(shop / "config.yaml", 'cutoff_time: "16:00"', "cutoff_time: 16:00")
-    replies = [Bot.from_config(shop / "config.yaml").reply(f"t{n}", "今天下单今天能发吗").text for n in range(4)]
-    assert any("16:00前" in r for r in replies) and not any("960" in r for r in replies)
+    [p] = load_problems(shop)
+    assert p.code == "yaml-reads-otherwise" and str(p.origin).startswith("config.yaml:")
+    assert "960" in p.message_zh and '写成 "16:00"' in p.fix_zh
+    with pytest.raises(LoadError):
+        Bot.from_config(shop / "config.yaml")
+
+
+def test_a_weight_out_of_range_is_said_in_chinese_without_pydantics_english(shop: Path) -> None:
+    path = shop / "intents" / "thanks.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("  多谢: 0.95", "  多谢: 95"), encoding="utf-8")
+    _, problems = load_shop(shop / "config.yaml")
+    [bad] = [p for p in problems if p.code == "bad-value"]
+    assert "「多谢」的权重是 95.0，要在 0 和 1 之间" in bad.message_zh
+    assert "Value error" not in bad.message_zh and "must be" not in bad.message_zh
+    assert "weight of 多谢 is 95.0; it must be in (0, 1]" in bad.message_en

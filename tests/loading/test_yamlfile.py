@@ -1,6 +1,9 @@
 """The YAML reader: values keep their line:column, and broken YAML becomes problems, not tracebacks."""
 
+import re
 from pathlib import Path
+
+import pytest
 
 from bot.loading import yamlfile
 
@@ -48,3 +51,37 @@ def test_size_cap_and_encoding(tmp_path: Path) -> None:
     latin.write_bytes("a: café".encode("latin-1"))
     assert "file-too-large" == yamlfile.read(big, "big.yaml")[1][0].code
     assert "file-not-utf8" == yamlfile.read(latin, "latin.yaml")[1][0].code
+
+
+@pytest.mark.parametrize(
+    ("written", "read_as"),
+    [("cutoff: 16:00", "六十进制"), ("phone: 0755", "八进制"), ("word: no", "是/否"), ("day: 2026-12-01", "日期")],
+)
+def test_a_value_yaml_reads_as_something_else_is_an_error_with_the_quoted_fix(written: str, read_as: str) -> None:
+    """YAML 1.1 reads 16:00 as 960, 0755 as 493, no as false and 2026-12-01 as a date: the owner meant text."""
+    key, value = written.split(": ")
+    doc, problems = yamlfile.parse(f"{written}\nquoted: \"{value}\"\nfine: 0.8\nswitch: true\n", "f.yaml")
+    assert ["yaml-reads-otherwise"] == [p.code for p in problems]
+    assert read_as in problems[0].message_zh and f'"{value}"' in problems[0].fix_zh
+    assert (problems[0].origin.line, problems[0].origin.column) == (1, len(key) + 3)
+    assert {key: value, "quoted": value, "fine": 0.8, "switch": True} == dict(doc)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ('answers:\n  - "a"\n   - "b"\n', "没有对齐"),
+        ("title: 发货: 什么时候\n", "引号括起来"),
+        ("a:\n\t- b\n", "Tab"),
+        ('a: "abc\nb: c\n', "引号没有配对"),
+        ("a:\n  b: 1\n c: 2\n", "缩进不对"),
+        ("a: {shop.name\n", "花括号"),
+    ],
+)
+def test_a_syntax_error_is_explained_in_chinese_without_yamls_english(text: str, says: str) -> None:
+    _, problems = yamlfile.parse(text, "f.yaml")
+    [found] = problems
+    assert found.code == "yaml-syntax" and says in found.message_zh
+    said = re.sub(r"\{[^}]*\}|YAML|Tab", "", found.message_zh)  # a variable as the owner writes it
+    assert not re.search(r"[A-Za-z]{4,}", said), found.message_zh
+    assert "while parsing" in found.message_en or "while scanning" in found.message_en or "mapping" in found.message_en

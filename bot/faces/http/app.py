@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,7 +32,7 @@ from starlette.types import ASGIApp
 from bot.credentials import SessionTokens
 from bot.desk import Desk
 from bot.faces.http import dashboard, errors, examples, mining, pages
-from bot.faces.http.asgi import Bounded, HotRoute, Metrics, TickBufferedHandler
+from bot.faces.http.asgi import Bounded, HotRoute, Metrics, TickBufferedHandler, TrustedHosts
 from bot.faces.http.auth import Admin, Bearer, KeyGate, Me, current_agent, signing_secret
 from bot.faces.http.bodies import (
     AgentTurnOut,
@@ -83,11 +83,13 @@ def create_app(
     clock: Callable[[], float] = time.time,
     watch: bool | None = None,
     hot_route: bool = True,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> ASGIApp:
     """The HTTP face of the shops at `config_path`; raises `LoadError` if its own shop is broken.
     With `watch` (default: server.watch in config.yaml), a change of a shop's files is loaded
     within a second; a broken change is logged with its problems and the old set keeps serving.
-    `hot_route=False` leaves `POST /v1/chat` to FastAPI's route alone (benchmarks/run.py compares)."""
+    `hot_route=False` leaves `POST /v1/chat` to FastAPI's route alone (benchmarks/run.py compares).
+    Only Host names in server.allowed_hosts (else `allowed_hosts`; neither: any) are answered."""
     shops = Shops.from_config(Path(config_path))
     settings = shops.default.shop.settings
     server = settings.server
@@ -533,7 +535,9 @@ def create_app(
     if server.cors_origins:
         served = CORSMiddleware(served, allow_origins=list(server.cors_origins), allow_methods=["GET", "POST"],
                                 allow_headers=["*"])  # fmt: skip
-    return Bounded(served, limit=server.max_in_flight, max_body=server.max_body_bytes, metrics=metrics)
+    bounded = Bounded(served, limit=server.max_in_flight, max_body=server.max_body_bytes, metrics=metrics)
+    hosts = server.allowed_hosts if server.allowed_hosts is not None else allowed_hosts
+    return bounded if hosts is None or "*" in hosts else TrustedHosts(bounded, hosts)
 
 
 def _problem(p: Problem) -> dict[str, str]:

@@ -8,7 +8,7 @@ import json
 import logging
 import socket
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -20,6 +20,40 @@ from bot.faces.http import errors
 
 # Event streams one worker keeps open at most (each is a connection and a listener).
 MAX_STREAMS = 512
+
+
+# Host names of this machine's loopback: all a server bound to 127.0.0.1 should be called by.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+class TrustedHosts:
+    """ASGI middleware: a request whose Host header is not one of `hosts` gets 400 `bad-host` before
+    any route sees it, so a page on another site cannot reach the server through DNS rebinding
+    (its name resolving to 127.0.0.1 still arrives with that name). "*" allows any; "*.shop.cn" a
+    domain and its subdomains."""
+
+    def __init__(self, app: Any, hosts: Sequence[str]) -> None:
+        self.app = app
+        names = [h.lower().strip("[]") for h in hosts]
+        self.exact = {h.removeprefix("*.") for h in names}
+        self.domains = tuple(h[1:] for h in names if h.startswith("*."))
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket") and not self.allows(_host_of(scope)):
+            await errors.send(send, "bad-host")
+            return
+        await self.app(scope, receive, send)
+
+    def allows(self, host: str) -> bool:
+        return host in self.exact or (bool(self.domains) and host.endswith(self.domains))
+
+
+def _host_of(scope: Mapping[str, Any]) -> str:
+    """The Host header's name, lowercased, without its port ([::1]:8000 → ::1)."""
+    raw: str = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1").strip().lower()
+    if raw.startswith("["):
+        return raw[1 : raw.find("]")] if "]" in raw else raw
+    return raw.rsplit(":", 1)[0] if raw.count(":") == 1 else raw
 
 
 class Bounded:

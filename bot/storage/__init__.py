@@ -79,7 +79,11 @@ class SessionBusy(StorageError):
 
 class StorageUnavailable(StorageError):
     """The database cannot be reached now; nothing was written. Retry shortly: connections come back
-    by themselves when it does."""
+    by themselves when it does. `store` names which one (sqlite, postgresql, redis)."""
+
+    def __init__(self, message: str, store: str = "") -> None:
+        super().__init__(message)
+        self.store = store
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

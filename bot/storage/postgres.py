@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import time
 from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
@@ -38,6 +39,7 @@ from bot.storage import (
 from bot.storage.events import KEEP, LoggedEvents, from_json, to_json
 from bot.storage.order import by_priority
 from bot.storage.rows import (
+    HEALTH_WRITE,
     REVIEW_UPSERT,
     TICKET_COLUMNS,
     TURN_COLUMNS,
@@ -95,7 +97,7 @@ def migrations() -> list[tuple[int, str, str]]:
 
 LATEST = migrations()[-1][0]
 # Every table the migrations create, for those who must empty a database (tests, benchmarks).
-TABLES = ("bot_schema", "sessions", "turns", "tickets", "agents", "keys", "events", "reviews")
+TABLES = ("bot_schema", "sessions", "turns", "tickets", "agents", "keys", "events", "reviews", "health")
 
 
 class PostgresStore:
@@ -124,7 +126,7 @@ class PostgresStore:
             async with await self._connection(pool) as db:
                 yield db
         except (psycopg.OperationalError, PoolTimeout) as exc:
-            raise StorageUnavailable(f"PostgreSQL: {type(exc).__name__}") from exc
+            raise StorageUnavailable(f"PostgreSQL: {type(exc).__name__}", "postgresql") from exc
 
     async def _connection(self, name: str) -> Any:
         loop = asyncio.get_running_loop()
@@ -427,10 +429,15 @@ class PostgresStore:
         return stats.get("pool_size", 0) >= self._sizes[name] and not stats.get("pool_available", 0)
 
     async def ping(self) -> None:
+        """A real write, committed (a standby, a full disk or a read-only database fail here)."""
         async with self._connected() as db:
             row = await (await db.execute("SELECT pg_is_in_recovery() AS standby")).fetchone()
-        if row["standby"]:
-            raise StorageError("PostgreSQL 是只读的备库（the database is a read-only standby）")
+            if row["standby"]:
+                raise StorageUnavailable("PostgreSQL 是只读的备库（the database is a read-only standby）", "postgresql")
+            try:
+                await db.execute(HEALTH_WRITE.replace("?", "%s"), (time.time(),))
+            except psycopg.Error as exc:
+                raise StorageUnavailable(f"PostgreSQL: {type(exc).__name__}: {exc}", "postgresql") from exc
 
 
 async def _unlock_all(db: Any) -> None:

@@ -22,6 +22,7 @@ import dataclasses
 import json
 import math
 import secrets
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -45,6 +46,7 @@ from bot.storage.rows import session_from, state_of
 try:
     import redis.asyncio as aioredis
     from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import RedisError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 except ImportError:  # pragma: no cover - the redis extra is not installed
     aioredis = None  # type: ignore[assignment]
@@ -91,7 +93,7 @@ class RedisFront:
         try:
             yield self._redis()
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise StorageUnavailable(f"Redis: {type(exc).__name__}") from exc
+            raise StorageUnavailable(f"Redis: {type(exc).__name__}", "redis") from exc
 
     async def session(self, shop: str, session_id: str) -> Session | None:
         async with self._reached() as r:
@@ -205,8 +207,12 @@ class RedisFront:
         return restored
 
     async def ping(self) -> None:
+        """A real write to Redis (a read-only replica or a full one fails here), then the backing's."""
         async with self._reached() as r:
-            await r.ping()
+            try:
+                await r.set("bot:health", str(time.time()), ex=60)
+            except RedisError as exc:  # answered, but refused: READONLY, OOM
+                raise StorageUnavailable(f"Redis: {type(exc).__name__}: {exc}", "redis") from exc
         await self.backing.ping()
 
     async def disconnect(self) -> None:

@@ -86,6 +86,8 @@ def review_from(row: Mapping[str, Any]) -> Review:
                   at=row["at"])  # fmt: skip
 
 
+# /readyz's real write, the same in both SQL stores ("?" placeholders).
+HEALTH_WRITE = "INSERT INTO health (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at"
 # The upsert both SQL stores run ("?" placeholders; PostgreSQL's driver takes "%s").
 REVIEW_UPSERT = (
     "INSERT INTO reviews (shop, key, verdict, by_agent, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (shop, key)"

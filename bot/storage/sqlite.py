@@ -15,6 +15,7 @@ import json
 import math
 import sqlite3
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager
@@ -49,6 +50,7 @@ from bot.storage import (
 from bot.storage.events import KEEP, LoggedEvents, from_json, to_json
 from bot.storage.order import by_priority
 from bot.storage.rows import (
+    HEALTH_WRITE,
     REVIEW_UPSERT,
     TICKET_COLUMNS,
     TURN_COLUMNS,
@@ -66,7 +68,7 @@ from bot.storage.rows import (
 from bot.storage.shared import SharedFile
 
 # 2: every row belongs to a shop (sessions, turns and tickets are keyed by (shop, session)).
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     shop TEXT NOT NULL,
@@ -143,6 +145,10 @@ CREATE TABLE IF NOT EXISTS reviews (
     at REAL NOT NULL,
     PRIMARY KEY (shop, key)
 );
+CREATE TABLE IF NOT EXISTS health (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    at REAL NOT NULL
+);
 CREATE INDEX IF NOT EXISTS tickets_by_session ON tickets (shop, session_id, status);
 CREATE INDEX IF NOT EXISTS tickets_by_status ON tickets (shop, status, created_at);
 """
@@ -206,7 +212,7 @@ class SQLiteStore:
                 db = self._local.db = self._connect()
             yield db
         except sqlite3.OperationalError as exc:
-            raise StorageUnavailable(f"SQLite: {exc}") from exc
+            raise StorageUnavailable(f"SQLite: {exc}", "sqlite") from exc
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -504,9 +510,10 @@ class SQLiteStore:
         return UNLOCKED  # turn uniqueness and a retry keep a conversation's turns in order
 
     async def ping(self) -> None:
-        with self._connection() as db:
-            db.execute("BEGIN IMMEDIATE")  # takes the write lock: fails when the file is not writable
-            db.execute("ROLLBACK")
+        """A real write, committed: a full disk or a read-only file system fails here, not only at
+        the next turn."""
+        with self._transaction() as db:
+            db.execute(HEALTH_WRITE, (time.time(),))
 
     async def disconnect(self) -> None:
         return None  # one connection per thread, closed with it

@@ -607,3 +607,46 @@ def test_an_agent_learns_who_the_token_belongs_to(client: Client) -> None:
     assert {"name": "小美", "admin": False} == client.get("/v1/me").json()
     assert {"name": "店长", "admin": True} == client.get("/v1/me", headers=client.admin).json()
     assert (401, "unauthorized") == code_of(TestClient(client.app).get("/v1/me"))
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Any:
+    """A 2 MB file system of its own (tmpfs), unmounted after the test; skipped loudly where this
+    process may not mount (not root)."""
+    import subprocess
+
+    where = tmp_path / "disk"
+    where.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"SKIPPED LOUDLY: cannot mount a small tmpfs to fill (needs root): {mounted.stderr!r}")
+    yield where
+    subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_readyz_writes_so_a_full_disk_is_not_ready_and_each_failure_is_not_a_traceback(
+    shop: Path, small_disk: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A disk that fills after the server started: /readyz fails with the store named (it writes; a
+    lock taken and let go would still pass), chats answer 503, the log holds one line with a count
+    and no traceback; space freed, ready again."""
+    store = SQLiteStore(small_disk / "bot.db")
+    client = TestClient(create_app(shop / "config.yaml", store))
+    assert 200 == client.get("/readyz").status_code
+    assert 200 == client.post("/v1/chat", json={"session_id": "a", "message": "在吗"}).status_code
+    filler = small_disk / "filler"
+    with filler.open("wb") as f, pytest.raises(OSError):
+        while True:
+            f.write(b"\0" * 65536)
+            f.flush()
+    caplog.clear()
+    ready = client.get("/readyz")
+    assert 503 == ready.status_code and {"store": "sqlite"} == ready.json()["error"]["details"]
+    for i in range(20):
+        full = client.post("/v1/chat", json={"session_id": f"full-{i}", "message": f"什么时候发货 {'啊' * 300}"})
+        assert 503 == full.status_code and "storage-unavailable" == full.json()["error"]["code"]
+    failed = [r for r in caplog.records if "storage_failed" in r.getMessage()]
+    assert 1 <= len(failed) <= 2 and not any(r.exc_info for r in caplog.records), caplog.text
+    filler.unlink()
+    assert 200 == client.get("/readyz").status_code
+    assert 200 == client.post("/v1/chat", json={"session_id": "b", "message": "在吗"}).status_code

@@ -491,7 +491,9 @@ def create_app(
         try:
             await storage.ping()
         except Exception as exc:
-            return errors.response("storage-unavailable", detail=str(exc))
+            errors.storage_failed(exc)
+            return errors.response("storage-unavailable", {"store": getattr(exc, "store", "") or "storage"},
+                                   detail=str(exc))  # fmt: skip
         served: dict[str, dict[str, Any]] = {}
         for shop_id in shops.ids():
             try:

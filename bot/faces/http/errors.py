@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -121,10 +123,34 @@ def failure(exc: Exception) -> Response:
     if isinstance(exc, SessionBusy):
         return response("session-busy")
     if isinstance(exc, StorageError):  # each backend says "unavailable" in the layer's own terms
-        logging.getLogger("bot").exception("storage error")
-        return response("storage-unavailable", detail=type(exc).__name__)
+        storage_failed(exc)
+        return response("storage-unavailable", {"store": getattr(exc, "store", "") or "storage"},
+                        detail=type(exc).__name__)  # fmt: skip
     logging.getLogger("bot").exception("unexpected error")
     return response("internal")
+
+
+class _Tally:
+    """One log line per kind of storage failure every `EVERY` seconds, with how many there were:
+    a full disk under load must not write a traceback per request."""
+
+    EVERY = 10.0
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.logged: dict[str, float] = {}
+
+    def __call__(self, exc: BaseException) -> None:
+        kind = f"{type(exc).__name__}: {exc}"[:300]
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        now = time.monotonic()
+        if now - self.logged.get(kind, -math.inf) >= self.EVERY:
+            count, self.counts[kind], self.logged[kind] = self.counts[kind], 0, now
+            line = {"event": "storage_failed", "error": kind, "count": count, "seconds": self.EVERY}
+            logging.getLogger("bot").error(json.dumps(line, ensure_ascii=False))
+
+
+storage_failed = _Tally()
 
 
 def invalid(errors: Sequence[Any]) -> Response:

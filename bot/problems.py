@@ -418,6 +418,8 @@ HTTP_ERRORS: dict[str, tuple[int, str, str]] = {
                          "No proposal {proposal} now (accepted, ignored, or the traffic changed); list them again."),
     "proposal-refused": (409, "没有采纳 {proposal}：{reason_zh}。店铺的文件没有改动。",
                          "Proposal {proposal} was refused and nothing was changed: {reason_en}"),
+    "rate-limited": (429, "请求太频繁了，请 {retry_after} 秒后再试。",
+                     "Too many requests from this client; retry in {retry_after} s."),
     "bad-host": (400, "这个服务器不接受这个主机名（Host）的请求：请把它加进 config.yaml 的 server.allowed_hosts。",
                  "This server does not answer that Host name; add it to server.allowed_hosts in config.yaml."),
     "http-error": (400, "{what}", "{detail}"),  # the status and `what` come from the web framework

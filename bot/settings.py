@@ -20,6 +20,14 @@ class ServerSettings:
     max_in_flight: int
     max_body_bytes: int
     allowed_hosts: tuple[str, ...] | None = None  # None: any (bot serve on loopback: loopback names)
+    rate_limit: RateLimitSettings | None = None  # None: no per-client limit
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RateLimitSettings:
+    per_second: float
+    burst: int
+    exempt: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -6,10 +6,18 @@ from pathlib import Path
 from types import MappingProxyType
 
 from bot.loading import yamlfile
-from bot.loading.schema import DAYS, ConfigFile, validate
+from bot.loading.schema import DAYS, ConfigFile, RateLimit, validate
 from bot.model import Origin
 from bot.problems import LoadError, Problem, errors, problem
-from bot.settings import FollowUpWeights, ServerSettings, ServiceSettings, Settings, SizeBand, WebhookSettings
+from bot.settings import (
+    FollowUpWeights,
+    RateLimitSettings,
+    ServerSettings,
+    ServiceSettings,
+    Settings,
+    SizeBand,
+    WebhookSettings,
+)
 
 
 def load_settings(path: Path) -> Settings:
@@ -105,6 +113,7 @@ def read_settings(path: Path) -> tuple[Settings | None, list[Problem]]:
             max_in_flight=parsed.server.max_in_flight,
             max_body_bytes=parsed.server.max_body_bytes,
             allowed_hosts=None if parsed.server.allowed_hosts is None else tuple(parsed.server.allowed_hosts),
+            rate_limit=_rate_limit(parsed.server.rate_limit),
         ),
     ), problems
 
@@ -117,3 +126,9 @@ def _minutes(hhmm: str) -> int:
 def _range(text: str) -> tuple[int, int]:
     low, high = text.split("-")
     return int(low), int(high)
+
+
+def _rate_limit(shape: RateLimit | None) -> RateLimitSettings | None:
+    if shape is None:
+        return None
+    return RateLimitSettings(per_second=shape.per_second, burst=shape.burst, exempt=tuple(shape.exempt))

@@ -325,6 +325,14 @@ def _unique_shops(value: list[ShopRef]) -> list[ShopRef]:
     return value
 
 
+class RateLimit(_Shape):
+    per_second: float = Field(gt=0, description="requests each client may make per second, on average")
+    burst: int = Field(default=20, ge=1, description="requests a client may make at once after a pause")
+    exempt: list[str] = Field(
+        default_factory=list, description="client addresses never limited (a monitor, a trusted backend)"
+    )
+
+
 class Server(_Shape):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -344,6 +352,11 @@ class Server(_Shape):
     )
     watch: bool = Field(
         default=False, description="reload when a file of the shop changes (bot serve --watch)"
+    )
+    rate_limit: RateLimit | None = Field(
+        default=None,
+        description="per client (its shop key when the shop has keys, else its address): more get 429 with"
+        " Retry-After; counted in Redis across replicas when storage.sessions_url is set; unset: no limit",
     )
 
 

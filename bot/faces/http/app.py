@@ -51,10 +51,12 @@ from bot.faces.http.bodies import (
 )
 from bot.faces.http.errors import ApiError
 from bot.faces.http.events import for_agents, for_buyer, stream
+from bot.faces.http.limits import Buckets, Fair, MemoryBuckets, RedisBuckets
 from bot.faces.http.webhooks import Webhooks
 from bot.model import DEFAULT_SHOP, Priority, Ticket, TicketStatus, TurnRecord
 from bot.problems import HTTP_STATUS_ZH, Problem
 from bot.service import Conversations, storage_of
+from bot.settings import Settings
 from bot.shops import Shops, settle
 from bot.stages import hours
 from bot.stages.render import fill
@@ -98,6 +100,7 @@ def create_app(
     metrics = Metrics()
     cap = server.max_message_chars
     watchers = shops.watchers() if (server.watch if watch is None else watch) else []
+    buckets = _buckets(settings) if server.rate_limit is not None else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -108,6 +111,8 @@ def create_app(
         for watcher in watchers:
             watcher.stop()
         await webhooks.close()
+        if buckets is not None:
+            await buckets.close()
         await storage.disconnect()
 
     app = FastAPI(
@@ -538,8 +543,18 @@ def create_app(
         served = CORSMiddleware(served, allow_origins=list(server.cors_origins), allow_methods=["GET", "POST"],
                                 allow_headers=["*"])  # fmt: skip
     bounded = Bounded(served, limit=server.max_in_flight, max_body=server.max_body_bytes, metrics=metrics)
+    limit = server.rate_limit
+    fair = bounded if buckets is None or limit is None else Fair(bounded, buckets, limit.exempt)
     hosts = server.allowed_hosts if server.allowed_hosts is not None else allowed_hosts
-    return bounded if hosts is None or "*" in hosts else TrustedHosts(bounded, hosts)
+    return fair if hosts is None or "*" in hosts else TrustedHosts(fair, hosts)
+
+
+def _buckets(settings: Settings) -> Buckets:
+    """Per-client buckets: in Redis when replicas share one (storage.sessions_url), else here."""
+    limit = settings.server.rate_limit
+    assert limit is not None
+    shared = os.environ.get("BOT_SESSIONS_URL") or settings.sessions_url
+    return RedisBuckets(shared, limit) if shared else MemoryBuckets(limit)
 
 
 def _problem(p: Problem) -> dict[str, str]:

@@ -64,8 +64,9 @@ def body(
         error["details"] = details
     data = json.dumps({"error": error}, ensure_ascii=False).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
-    if code in _RETRY:
-        headers.append((b"retry-after", b"1"))
+    retry = (fields or {}).get("retry_after", 1 if code in _RETRY else None)
+    if retry is not None:
+        headers.append((b"retry-after", str(retry).encode()))
     if code == "unauthorized":
         headers.append((b"www-authenticate", b'Bearer realm="dianxiaoer"'))
     return status, data, headers
@@ -77,9 +78,9 @@ def response(code: str, details: Any = None, status: int | None = None, **fields
                     media_type="application/json")  # fmt: skip
 
 
-async def send(send: Any, code: str) -> None:
+async def send(send: Any, code: str, **fields: object) -> None:
     """The error answered straight on the ASGI connection, before any app has seen the request."""
-    status, data, headers = body(code)
+    status, data, headers = body(code, fields=fields)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": data})
 

@@ -19,6 +19,12 @@ class ServerSettings:
     watch: bool
     max_in_flight: int
     max_body_bytes: int
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 20.0
+    request_timeout_seconds: float = 30.0
+    keep_alive_seconds: float = 5.0
+    max_header_bytes: int = 16384
+    max_connections: int = 2048
     allowed_hosts: tuple[str, ...] | None = None  # None: any (bot serve on loopback: loopback names)
     rate_limit: RateLimitSettings | None = None  # None: no per-client limit
 

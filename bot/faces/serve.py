@@ -31,12 +31,12 @@ class PortInUse(Exception):
 def serve(config: Path, watch: bool, host: str, port: int, workers: int, loop: str) -> None:
     """Serve the shops of `config` until SIGINT or SIGTERM."""
     if workers == 1:
-        uvicorn.Server(uvicorn.Config(_app(config, watch, host), **_options(host, port, loop))).run()
+        uvicorn.Server(uvicorn.Config(_app(config, watch, host), **_options(host, port, loop, config))).run()
         return
     if not hasattr(socket, "SO_REUSEPORT"):  # pragma: no cover - Windows: uvicorn's workers import the app
         os.environ["BOT_CONFIG"], os.environ["BOT_WATCH"] = str(config), "1" if watch else ""
         uvicorn.run("bot.faces.http.app:app_from_environment", factory=True, workers=workers,
-                    **_options(host, port, loop))  # fmt: skip
+                    **_options(host, port, loop, config))  # fmt: skip
         return
     _check_free(host, port)
     context = multiprocessing.get_context("spawn")
@@ -46,18 +46,28 @@ def serve(config: Path, watch: bool, host: str, port: int, workers: int, loop: s
         for s in (signal.SIGINT, signal.SIGTERM)
     }
 
-    def start() -> Any:
-        process = context.Process(target=_worker, args=(config, watch, host, port, loop), daemon=False)
+    def start() -> tuple[Any, Any]:
+        beat = context.Value("d", time.time() + STARTING_SECONDS)  # the worker's loop moves it on
+        process = context.Process(target=_worker, args=(config, watch, host, port, loop, beat), daemon=False)
         process.start()
-        return process
+        return process, beat
 
-    processes = [start() for _ in range(workers)]
+    started = [start() for _ in range(workers)]
+    processes = [p for p, _ in started]
+    beats = [b for _, b in started]
     try:
         while not stopping:
             for i, process in enumerate(processes):
                 if not process.is_alive():
                     log.warning("worker %s exited with %s; starting another", process.pid, process.exitcode)
-                    processes[i] = start()
+                    processes[i], beats[i] = start()
+                elif time.time() - beats[i].value > HUNG_SECONDS:
+                    # Stopped (SIGSTOP) or its loop hung: its socket still takes connections that
+                    # would wait for ever. Killed, its share of the port goes to the others.
+                    log.warning("worker %s has not answered for %.0f s; replacing it", process.pid, HUNG_SECONDS)
+                    process.kill()
+                    process.join(timeout=5)
+                    processes[i], beats[i] = start()
             time.sleep(0.2)
     finally:
         for process in processes:
@@ -87,14 +97,53 @@ def _loopback(host: str) -> bool:
         return host == "localhost"
 
 
-def _options(host: str, port: int, loop: str) -> dict[str, Any]:
+def _options(host: str, port: int, loop: str, config: Path) -> dict[str, Any]:
+    """uvicorn's options, and this process's limits of each connection (server.* of config.yaml)."""
+    from bot.faces.http.asgi import NoDelayHttpTools
+    from bot.loading.config import load_settings
+
+    server = load_settings(config).server
+    NoDelayHttpTools.limit(server.header_timeout_seconds, server.max_header_bytes,
+                           _connections(server.max_connections))  # fmt: skip
     return {
         "host": host,
         "port": port,
         "loop": loop,
-        "http": "bot.faces.http.asgi:NoDelayHttpTools",  # httptools, with TCP_NODELAY on every connection
+        "http": "bot.faces.http.asgi:NoDelayHttpTools",  # httptools, TCP_NODELAY, head timeout and size
+        "timeout_keep_alive": server.keep_alive_seconds,
         "log_level": "warning",
     }
+
+
+# Files a worker keeps for itself beyond its connections: the database, logs, the listening socket.
+_SPARE_FILES = 64
+
+
+def _connections(wanted: int) -> int:
+    """How many connections this process may hold open: `wanted`, below the open-file limit, which
+    is raised to the hard limit where the system allows (and said in the log where it falls short):
+    a worker at the limit would otherwise spin on accept."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows has no such limit to mind
+        return wanted
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted + _SPARE_FILES:
+        target = hard if hard == resource.RLIM_INFINITY else min(hard, wanted + _SPARE_FILES)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    if soft == resource.RLIM_INFINITY or soft >= wanted + _SPARE_FILES:
+        return wanted
+    allowed = max(16, soft - _SPARE_FILES)
+    log.warning(
+        "打开文件数上限 %s：每个进程最多 %s 个连接（server.max_connections 是 %s）"
+        " (open-file limit %s: at most %s connections per worker, not %s)",
+        soft, allowed, wanted, soft, allowed, wanted,
+    )  # fmt: skip
+    return allowed
 
 
 def _family(host: str) -> socket.AddressFamily:
@@ -111,9 +160,27 @@ def _check_free(host: str, port: int) -> None:
             raise PortInUse(f"{host}:{port}: {exc.strerror}") from None
 
 
-def _worker(config: Path, watch: bool, host: str, port: int, loop: str) -> None:
+# A worker whose event loop has not ticked for this long is replaced; a new one has this long to load.
+HUNG_SECONDS = 10.0
+STARTING_SECONDS = 60.0
+
+
+class _Beating(uvicorn.Server):
+    """uvicorn's server, telling the supervisor on every tick of its loop (10 a second) that it lives."""
+
+    def __init__(self, config: uvicorn.Config, beat: Any) -> None:
+        super().__init__(config)
+        self.beat = beat
+
+    async def on_tick(self, counter: int) -> bool:
+        self.beat.value = time.time()
+        return await super().on_tick(counter)
+
+
+def _worker(config: Path, watch: bool, host: str, port: int, loop: str, beat: Any) -> None:
     sock = socket.socket(_family(host), socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
-    uvicorn.Server(uvicorn.Config(_app(config, watch, host), **_options(host, port, loop))).run(sockets=[sock])
+    server = _Beating(uvicorn.Config(_app(config, watch, host), **_options(host, port, loop, config)), beat)
+    server.run(sockets=[sock])

@@ -345,6 +345,20 @@ class Server(_Shape):
         default=128, ge=1, description="requests handled at once per worker; more get 503 with Retry-After"
     )
     max_body_bytes: int = Field(default=65536, ge=1024, description="largest request body accepted")
+    header_timeout_seconds: float = Field(
+        default=10, gt=0, description="a request's line and headers must arrive within this (then 408, closed)"
+    )
+    body_timeout_seconds: float = Field(
+        default=20, gt=0, description="a request's body must arrive within this, before it takes a slot (408)"
+    )
+    request_timeout_seconds: float = Field(
+        default=30, gt=0, description="answering a request may take this long (then 503 with Retry-After)"
+    )
+    keep_alive_seconds: float = Field(default=5, gt=0, description="an idle keep-alive connection is closed after this")
+    max_header_bytes: int = Field(default=16384, ge=1024, description="largest request line and headers (431)")
+    max_connections: int = Field(
+        default=2048, ge=16, description="open connections per worker; kept below the open-file limit"
+    )
     allowed_hosts: list[str] | None = Field(
         default=None,
         description="Host names the server answers (* any, *.shop.cn a domain); unset: bot serve on a loopback"

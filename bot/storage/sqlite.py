@@ -35,6 +35,7 @@ from bot.model import (
 )
 from bot.storage import (
     UNLOCKED,
+    WAIT_SECONDS,
     AgentExists,
     History,
     KeyExists,
@@ -65,7 +66,14 @@ from bot.storage.rows import (
     turn_from,
     turn_values,
 )
-from bot.storage.shared import SharedFile
+from bot.storage.shared import Locked, SharedFile
+
+# How long a write made on the event loop may wait for the write lock (another process's commit
+# holds it for a few ms), and SQLite for its own busy lock (a writer from outside): the loop never
+# freezes behind a lock; past these, the write fails with StorageUnavailable (503 with Retry-After).
+# The group commit of turns waits without holding the loop, trying again until WAIT_SECONDS.
+LOOP_LOCK_SECONDS = 0.05
+_RETRY_EVERY = 0.002
 
 # 2: every row belongs to a shop (sessions, turns and tickets are keyed by (shop, session)).
 SCHEMA_VERSION = 8
@@ -191,15 +199,15 @@ class SQLiteStore:
         self._recent: OrderedDict[tuple[str, str], Session] = OrderedDict()
         self._shared = SharedFile(path.with_name(path.name + ".shared"))
         path.parent.mkdir(parents=True, exist_ok=True)
-        with self._transaction() as db:
+        with self._transaction(wait=None) as db:
             _migrate(db)
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+        db = sqlite3.connect(self.path, timeout=LOOP_LOCK_SECONDS, isolation_level=None, check_same_thread=False)
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={self._synchronous}")
-        db.execute("PRAGMA busy_timeout=10000")
+        db.execute(f"PRAGMA busy_timeout={int(LOOP_LOCK_SECONDS * 1000)}")
         return db
 
     @contextmanager
@@ -212,20 +220,29 @@ class SQLiteStore:
                 db = self._local.db = self._connect()
             yield db
         except sqlite3.OperationalError as exc:
-            raise StorageUnavailable(f"SQLite: {exc}", "sqlite") from exc
+            busy = "locked" in str(exc) or "busy" in str(exc)
+            raise (_Busy if busy else StorageUnavailable)(f"SQLite: {exc}", "sqlite") from exc
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        # One writer at a time: threads of this process queue on a lock, processes on a file lock,
-        # instead of meeting SQLite's busy handler, which sleeps while another one writes.
-        with self._write_lock, self._shared.lock(), self._connection() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+    def _transaction(self, wait: float | None = LOOP_LOCK_SECONDS) -> Iterator[sqlite3.Connection]:
+        """A write transaction. One writer at a time: threads of this process queue on a lock,
+        processes on a file lock, instead of meeting SQLite's busy handler, which sleeps while another
+        one writes. Neither is waited for longer than `wait` (None: as long as it takes): `_Busy`."""
+        if not self._write_lock.acquire(timeout=-1 if wait is None else wait):
+            raise _Busy("SQLite: another thread of this process is writing", "sqlite")
+        try:
+            with self._shared.lock(wait), self._connection() as db:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                db.execute("COMMIT")
+        except Locked:
+            raise _Busy("SQLite: the database is locked by another process", "sqlite") from None
+        finally:
+            self._write_lock.release()
 
     async def session(self, shop: str, session_id: str) -> Session | None:
         """From memory when this process wrote the session last (the shared file says whether
@@ -259,18 +276,36 @@ class SQLiteStore:
             loop.call_soon(self._commit_pending, loop)
         return await item.future
 
-    def _commit_pending(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._commit(self._pending.pop(loop, []))
+    def _commit_pending(self, loop: asyncio.AbstractEventLoop, since: float | None = None) -> None:
+        """Commit the loop's pending writes if the lock is free now; else try again shortly,
+        without holding the loop, and give up after WAIT_SECONDS (StorageUnavailable: 503)."""
+        batch = self._pending.pop(loop, [])
+        if not batch:
+            return
+        since = time.monotonic() if since is None else since
+        try:
+            self._commit(batch, wait=0.0)
+        except Exception as exc:  # _Busy, or a bug: every future is resolved either way
+            if isinstance(exc, _Busy) and time.monotonic() - since < WAIT_SECONDS:
+                self._pending.setdefault(loop, [])[:0] = batch  # first in line; writes since join them
+                loop.call_later(_RETRY_EVERY, self._commit_pending, loop, since)
+                return
+            for item in batch:
+                self._recent.pop(item.key, None)
+                if not item.future.done():
+                    item.future.set_exception(exc)
 
-    def _commit(self, batch: list[_Write]) -> None:
+    def _commit(self, batch: list[_Write], wait: float | None = LOOP_LOCK_SECONDS) -> None:
         results: list[Written | Exception]
         try:
             try:
-                with self._transaction() as db:
+                with self._transaction(wait) as db:
                     results = [*self._write_all(db, batch)]
             except sqlite3.IntegrityError:  # another process wrote one of these turns first
-                with self._transaction() as db:
+                with self._transaction(wait) as db:
                     results = [self._write_or_conflict(db, item) for item in batch]
+        except _Busy:
+            raise  # nothing written: the caller decides whether to wait
         except Exception as exc:  # the commit itself failed: no write of the batch is stored
             results = [exc] * len(batch)
         stored = [
@@ -549,6 +584,11 @@ class _EventTable:
                 "SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (sequence, limit)
             )
             return [(int(row[0]), from_json(row[1])) for row in rows]
+
+
+
+class _Busy(StorageUnavailable):
+    """A lock was not free in time; nothing was written."""
 
 
 def _migrate(db: sqlite3.Connection) -> None:

@@ -3,6 +3,7 @@ concurrent sessions × 20 turns keep every row, cross no replies and keep memory
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -185,6 +186,39 @@ def test_workers_share_the_connections_and_a_dead_one_is_replaced(shop: Path) ->
         server.terminate()
         server.wait(timeout=30)
     assert not [pid for pid in seen if alive(pid)]  # SIGTERM stopped every worker
+
+
+@pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="no SO_REUSEPORT: uvicorn's workers are used")
+def test_a_stopped_worker_is_replaced_and_new_connections_stop_hanging_on_it(shop: Path) -> None:
+    """SIGSTOP leaves a worker alive and its socket taking connections that would hang: its loop
+    stops beating, the supervisor kills it within HUNG_SECONDS and starts another."""
+    from bot.faces.serve import HUNG_SECONDS
+
+    port = free_port()
+    server = start(shop, port, workers=2)
+    seen: set[int] = set()
+    try:
+        deadline = time.monotonic() + 30
+        while len(seen) < 2 and time.monotonic() < deadline:
+            seen.add(worker_at(port))
+        stopped = min(seen)
+        os.kill(stopped, signal.SIGSTOP)
+        deadline = time.monotonic() + HUNG_SECONDS + 20
+        while alive(stopped) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not alive(stopped), "the stopped worker is still there"
+        answered: set[int] = set()
+        deadline = time.monotonic() + 30
+        while len(answered) < 2 and time.monotonic() < deadline:  # a new worker took its place
+            with contextlib.suppress(OSError, http.client.HTTPException):
+                answered.add(worker_at(port))
+        assert stopped not in answered and len(answered) == 2
+        assert all(worker_at(port) in answered for _ in range(20))  # no new connection hangs
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(min(seen), signal.SIGCONT)
+        server.terminate()
+        server.wait(timeout=30)
 
 
 @pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="no SO_REUSEPORT: uvicorn's workers are used")

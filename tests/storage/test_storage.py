@@ -146,7 +146,7 @@ def test_one_batch_stores_each_turn_under_its_own_id_and_conflicts_alone(tmp_pat
     store = SQLiteStore(tmp_path / "bot.db")
     committed: list[int] = []
     commit = store._commit
-    store._commit = lambda batch: (committed.append(len(batch)), commit(batch))[1]  # type: ignore[method-assign]
+    store._commit = lambda batch, **wait: (committed.append(len(batch)), commit(batch, **wait))[1]  # type: ignore[method-assign]
 
     async def one_turn_of_the_loop() -> list[Any]:
         writes = [write(f"s{i}", 1, f"第{i}句") for i in range(30)]

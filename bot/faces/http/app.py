@@ -542,7 +542,8 @@ def create_app(
     if server.cors_origins:
         served = CORSMiddleware(served, allow_origins=list(server.cors_origins), allow_methods=["GET", "POST"],
                                 allow_headers=["*"])  # fmt: skip
-    bounded = Bounded(served, limit=server.max_in_flight, max_body=server.max_body_bytes, metrics=metrics)
+    bounded = Bounded(served, limit=server.max_in_flight, max_body=server.max_body_bytes, metrics=metrics,
+                      body_seconds=server.body_timeout_seconds, total_seconds=server.request_timeout_seconds)  # fmt: skip
     limit = server.rate_limit
     fair = bounded if buckets is None or limit is None else Fair(bounded, buckets, limit.exempt)
     hosts = server.allowed_hosts if server.allowed_hosts is not None else allowed_hosts

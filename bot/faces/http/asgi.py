@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http
 import json
 import logging
 import socket
@@ -11,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+import httptools
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
@@ -58,10 +60,24 @@ def _host_of(scope: Mapping[str, Any]) -> str:
 
 class Bounded:
     """ASGI middleware: at most `limit` requests in flight (more get 503 with Retry-After at once,
-    instead of queueing until some connections starve), and no request body over `max_body` bytes."""
+    instead of queueing until some connections starve), and no request body over `max_body` bytes.
 
-    def __init__(self, app: Any, limit: int, max_body: int, metrics: Metrics | None = None) -> None:
+    A request's body is read whole before it takes an in-flight slot, within `body_seconds` (408
+    after): a client that sends a byte a second holds its own connection, not a slot of everyone's
+    budget. A request that takes more than `total_seconds` once it has its slot is answered 503 with
+    Retry-After (if nothing was sent yet) and let go. Event streams are counted apart."""
+
+    def __init__(
+        self,
+        app: Any,
+        limit: int,
+        max_body: int,
+        metrics: Metrics | None = None,
+        body_seconds: float = 20.0,
+        total_seconds: float = 30.0,
+    ) -> None:
         self.app, self.limit, self.max_body, self.metrics = app, limit, max_body, metrics
+        self.body_seconds, self.total_seconds = body_seconds, total_seconds
         self.in_flight = 0
         self.streams = 0  # event streams: counted apart, so that open windows never starve chat
 
@@ -84,13 +100,24 @@ class Bounded:
             finally:
                 self.streams -= 1
             return
+        try:
+            async with asyncio.timeout(self.body_seconds):
+                body = await self._body(receive)
+        except TimeoutError:
+            await errors.send(send, "body-timeout")
+            return
+        except _Gone:
+            return  # the client left before its body arrived: nothing to answer
+        if body is None:
+            await errors.send(send, "body-too-large")
+            return
         if self.in_flight >= self.limit:
             await errors.send(send, "overloaded")
             return
         self.in_flight += 1
-        received = 0
         started = time.perf_counter()
-        status = 500
+        status = 0
+        given = False
 
         async def measured_send(message: Any) -> None:
             nonlocal status
@@ -98,22 +125,49 @@ class Bounded:
                 status = message["status"]
             await send(message)
 
-        async def bounded_receive() -> Any:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.max_body:  # a chunked body that grew past the cap: stop reading it
-                return {"type": "http.disconnect"}
-            return message
+        async def replay() -> Any:  # the body read above, then whatever comes next (a disconnect)
+            nonlocal given
+            if not given:
+                given = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
 
+        # Accepting a mined proposal runs the shop's checks for longer, in a thread that a timeout
+        # could not stop: it is not cut short (an admin's request, one at a time).
+        total = None if scope.get("path", "").endswith("/accept") else self.total_seconds
         try:
-            await self.app(scope, bounded_receive, measured_send)
+            async with asyncio.timeout(total):
+                await self.app(scope, replay, measured_send)
+        except TimeoutError:
+            if not status:
+                status = 503
+                await errors.send(send, "request-timeout")
         finally:
             self.in_flight -= 1
             if self.metrics is not None:
                 route = getattr(scope.get("route"), "path", "unmatched")
-                self.metrics.requests.labels(route, scope.get("method", ""), str(status)).inc()
+                self.metrics.requests.labels(route, scope.get("method", ""), str(status or 500)).inc()
                 self.metrics.latency.labels(route).observe(time.perf_counter() - started)
+
+
+    async def _body(self, receive: Any) -> bytes | None:
+        """The whole request body, or None past `max_body` (a chunked body that grew past the cap)."""
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                raise _Gone
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+
+class _Gone(Exception):
+    """The client disconnected before its request's body was complete."""
 
 
 class HotRoute:
@@ -254,9 +308,87 @@ class NoDelayHttpTools(HttpToolsProtocol):
     inherited from the parent and its connections keep Nagle's algorithm, which with the client's
     delayed ACK adds ~40 ms to every keep-alive request (an open uvicorn bug)."""
 
+    # Limits of each connection's request heads, set once per process by `bot serve` (`limit`).
+    HEAD_SECONDS = 10.0  # the request line and headers arrive within this, or 408 and closed
+    MAX_HEAD_BYTES = 16384  # more is 431 and closed, before any of it costs parsing
+    MAX_CONNECTIONS = 2048  # a connection past this is closed at once (kept below the open-file limit)
+
+    _head: asyncio.TimerHandle | None = None
+    _head_bytes = 0
+    _discarding = False  # refused: what the client still sends is dropped until the close
+
+    @classmethod
+    def limit(cls, head_seconds: float, max_head_bytes: int, max_connections: int) -> None:
+        cls.HEAD_SECONDS, cls.MAX_HEAD_BYTES, cls.MAX_CONNECTIONS = head_seconds, max_head_bytes, max_connections
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        if len(self.connections) >= self.MAX_CONNECTIONS:
+            self.transport = transport
+            transport.close()  # this worker has all it can hold open: refused now, not at the file limit
+            return
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
+        self._wait_for_head()
+
+    def _wait_for_head(self) -> None:
+        if self._head is None:
+            self._head = self.loop.call_later(self.HEAD_SECONDS, self._refuse, "header-timeout")
+
+    def _refuse(self, code: str) -> None:
+        """Answer `code` and close: a head too slow or too large never reaches the app."""
+        self._head = None
+        if self.transport.is_closing():
+            return
+        status, data, headers = errors.body(code)
+        head = f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}\r\n".encode()
+        self.transport.write(head + b"".join(k + b": " + v + b"\r\n" for k, v in headers) + b"\r\n" + data)
+        # Closed with the client still sending, the kernel would reset the connection and the client
+        # might never read the answer: say we are done, drop what still comes, close in a second.
+        self._discarding = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(1.0, self.transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        """uvicorn's, and a head still not complete after MAX_HEAD_BYTES is refused (431): the
+        parser would keep buffering it, at a cost that grows with its square."""
+        if self._discarding:
+            return
+        self._unset_keepalive_if_required()
+        reading_head = self._head is not None
+        if reading_head:
+            self._head_bytes += len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+            return
+        except httptools.HttpParserError:
+            self.send_400_response("Invalid HTTP request received.")
+            return
+        if reading_head and self._head is not None and self._head_bytes > self.MAX_HEAD_BYTES:
+            self._refuse("headers-too-large")
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._wait_for_head()
+
+    def on_headers_complete(self) -> None:
+        if self._head is not None:
+            self._head.cancel()
+            self._head = None
+        self._head_bytes = 0
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._head is not None:
+            self._head.cancel()
+            self._head = None
+        super().connection_lost(exc)
+

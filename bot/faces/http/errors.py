@@ -20,7 +20,11 @@ from bot.shops import ShopUnavailable, UnknownShop
 from bot.storage import SessionBusy, StorageError, TicketMoved, TurnConflict, UnknownTicket
 
 # Codes whose answer asks the client to come back: 503s are momentary.
-_RETRY = {"overloaded", "turn-conflict", "session-busy", "storage-unavailable", "shop-unavailable"}
+# Codes answered before the request's body was read: the connection is closed after them, so that
+# what is left of the body is never read as the next request or waited for.
+_CLOSE = {"body-timeout", "header-timeout", "headers-too-large", "body-too-large", "rate-limited", "bad-host"}
+_RETRY = {"overloaded", "turn-conflict", "session-busy", "storage-unavailable", "shop-unavailable",
+          "request-timeout"}  # fmt: skip
 
 
 class ApiError(Exception):
@@ -69,6 +73,8 @@ def body(
         headers.append((b"retry-after", str(retry).encode()))
     if code == "unauthorized":
         headers.append((b"www-authenticate", b'Bearer realm="dianxiaoer"'))
+    if code in _CLOSE:
+        headers.append((b"connection", b"close"))
     return status, data, headers
 
 

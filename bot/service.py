@@ -37,7 +37,7 @@ from bot.model import (
 )
 from bot.settings import Settings
 from bot.shop import Shop
-from bot.stages import extract, hours
+from bot.stages import extract, hours, privacy
 from bot.stages.render import fill
 from bot.storage import Storage, StorageError, TurnConflict, TurnWrite, Written
 from bot.storage.memory import MemoryStore
@@ -118,6 +118,7 @@ class Conversations:
         """A person's message to the buyer, stored as the conversation's next turn (taken in order
         with the buyer's own turns), then told to every listener."""
         shop, session_id = ticket.shop, ticket.session_id
+        text = _kept(self._engines(shop), text)
         async with self._one_at_a_time((shop, session_id)), self.storage.hold(shop, session_id):
             for _ in range(_RETRIES):
                 now = self.clock()
@@ -229,8 +230,8 @@ class Conversations:
             session_id=session_id,
             turn=reply.turn,
             at=now,
-            message=message,
-            reply=reply.text,
+            message=_kept(bot, message),
+            reply=_kept(bot, reply.text),
             action=reply.action,
             intent=reply.intent,
             topic=reply.topic,
@@ -246,6 +247,11 @@ class Conversations:
         write = TurnWrite(turn=record, session=after, ticket=ticket, left_on=held.id if held else None,
                           order_number=left_number)  # fmt: skip
         return _Planned(reply=reply, write=write)
+
+
+def _kept(bot: Engine, text: str) -> str:
+    """`text` as the transcript keeps it: masked when the shop says so (privacy.mask_transcripts)."""
+    return privacy.mask(text) if bot.shop.settings.mask_transcripts else text
 
 
 def storage_url(settings: Settings) -> str:

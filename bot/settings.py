@@ -97,6 +97,8 @@ class Settings:
     server: ServerSettings
     storage_url: str  # storage.url; relative SQLite paths are relative to `root`
     sessions_url: str | None  # storage.sessions_url: Redis in front of the storage
+    mask_transcripts: bool = False  # privacy.mask_transcripts: personal data masked before it is stored
+    retention_days: float | None = None  # privacy.retention_days: older conversations erased daily
     shops: Mapping[str, Path]  # `shops:`: more shops a server hosts, id → its config.yaml
     service: ServiceSettings
     size_charts: Mapping[str, tuple[SizeBand, ...]]

@@ -69,7 +69,7 @@ def _load(config: str) -> Bot:
     return Bot.from_config(path)
 
 
-def _since(since: str | None) -> float:
+def _since(since: str | None, option: str = "--since") -> float:
     """`--since YYYY-MM-DD` (UTC) as a Unix time; 0 without one."""
     import datetime
 
@@ -79,7 +79,7 @@ def _since(since: str | None) -> float:
         return datetime.datetime.fromisoformat(since).replace(tzinfo=datetime.UTC).timestamp()
     except ValueError:
         raise click.ClickException(
-            f"--since 要写成 YYYY-MM-DD（write --since as YYYY-MM-DD）：{since}"
+            f"{option} 要写成 YYYY-MM-DD（write {option} as YYYY-MM-DD）：{since}"
         ) from None
 
 
@@ -276,6 +276,21 @@ def import_history(source: Any, config: str) -> None:
     done = Blocking.run(_storage(config).restore(history))
     click.echo(f"导入 {done.turns} 条对话、{done.tickets} 个工单、{done.sessions} 个会话，跳过已有的 {done.skipped} 条"
                f" (imported {done.turns} turns, {done.tickets} tickets, {done.sessions} sessions; {done.skipped} already there)")  # fmt: skip
+
+
+@db.command(name="purge")
+@click.option("--before", required=True, help="Erase what is older than this day (YYYY-MM-DD, UTC).")
+@click.option("--shop", "shop_id", default=None, help="Only this shop's (default: every shop's).")
+@config_option
+@friendly
+def purge(before: str, shop_id: str | None, config: str) -> None:
+    """Erase conversations not spoken in since a day: sessions, turns, tickets and events (what
+    privacy.retention_days does daily in bot serve)."""
+    from bot.service import Blocking
+
+    done = Blocking.run(_storage(config).purge(_since(before, "--before"), shop_id))
+    click.echo(f"删除了 {done.sessions} 个会话、{done.turns} 条对话、{done.tickets} 个工单、{done.events} 条事件"
+               f" (erased {done.sessions} sessions, {done.turns} turns, {done.tickets} tickets, {done.events} events)")  # fmt: skip
 
 
 @main.group()

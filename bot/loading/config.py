@@ -98,6 +98,8 @@ def read_settings(path: Path) -> tuple[Settings | None, list[Problem]]:
         ),
         storage_url=parsed.storage.url,
         sessions_url=parsed.storage.sessions_url,
+        mask_transcripts=parsed.privacy.mask_transcripts,
+        retention_days=parsed.privacy.retention_days,
         webhooks=tuple(
             WebhookSettings(url=w.url, secret_env=w.secret_env, events=frozenset(w.events))
             for w in parsed.webhooks

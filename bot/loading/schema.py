@@ -288,6 +288,17 @@ class Service(_Shape):
     )
 
 
+class Privacy(_Shape):
+    mask_transcripts: bool = Field(
+        default=False,
+        description="store buyers' messages and replies with phone numbers, addresses, names, ID, order and"
+        " tracking numbers masked (the bot still reads them whole; a ticket keeps its order number)",
+    )
+    retention_days: float | None = Field(
+        default=None, gt=0, description="erase conversations older than this, daily (bot db purge does it by hand)"
+    )
+
+
 class Storage(_Shape):
     url: str = Field(
         default="sqlite:///data/dianxiaoer.db",
@@ -418,6 +429,7 @@ class ConfigFile(_Shape):
     follow_up: FollowUp = FollowUp()
     server: Server = Server()
     storage: Storage = Storage()
+    privacy: Privacy = Privacy()
     webhooks: list[Webhook] = Field(
         default_factory=list,
         description="URLs told of every handoff event (signed, retried, never blocking a turn)",

@@ -7,11 +7,16 @@ Pure and deterministic; it errs toward masking (a house number lost costs nothin
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 PHONE, ORDER, TRACKING, NUMBER, ADDRESS, NAME = "[电话]", "[订单号]", "[运单号]", "[数字]", "[地址]", "[姓名]"
+ID_NUMBER = "[身份证号]"
+_ID = r"(?<![\da-z])[1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx](?![\da-z])"
 
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    # a resident ID: 6 digits of place, the birth date, 3 digits and a check digit (or X)
+    (re.compile(_ID, re.I), ID_NUMBER),
     (re.compile(r"(?<![a-z0-9])(?:sf|yt|jt|jdv|jd|dpk|ems|zto|yd)\d{10,16}(?!\d)", re.I), TRACKING),
     (re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)"), PHONE),
     (re.compile(r"(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)"), PHONE),  # a landline with its area code
@@ -42,4 +47,12 @@ def mask(text: str) -> str:
     return text
 
 
-__all__ = ["ADDRESS", "NAME", "NUMBER", "ORDER", "PHONE", "TRACKING", "mask"]
+def shown(identifier: str) -> str:
+    """An id as a log line may show it: itself, unless it holds personal data (a phone number used
+    as a session id), then a short hash that still lets lines of one session be matched up."""
+    if mask(identifier) == identifier:
+        return identifier
+    return "h:" + hashlib.sha256(identifier.encode()).hexdigest()[:12]
+
+
+__all__ = ["ADDRESS", "ID_NUMBER", "NAME", "NUMBER", "ORDER", "PHONE", "TRACKING", "mask", "shown"]

@@ -247,7 +247,26 @@ class Reviews(Protocol):
         """The shop's verdicts, by key."""
 
 
-class Storage(Sessions, Recorder, Transcripts, Tickets, Locks, Archive, Agents, Keys, Reviews, Protocol):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Erased:
+    sessions: int = 0
+    turns: int = 0
+    tickets: int = 0
+    events: int = 0
+
+
+class Erasure(Protocol):
+    """A buyer's data erased on request, and everything past the shop's retention period."""
+
+    async def erase(self, shop: str, session_id: str) -> Erased:
+        """The session, its turns, its tickets and the events about it, gone."""
+
+    async def purge(self, before: float, shop: str | None = None) -> Erased:
+        """Every session not spoken in since `before`, with its turns, tickets and events (of one
+        shop, or of every shop with None); turns and events older than `before` of the others too."""
+
+
+class Storage(Sessions, Recorder, Transcripts, Tickets, Locks, Archive, Agents, Keys, Reviews, Erasure, Protocol):
     """All that the turn service and the faces use, from one URL."""
 
     @property
@@ -268,6 +287,8 @@ __all__ = [
     "AgentExists",
     "Agents",
     "Archive",
+    "Erased",
+    "Erasure",
     "Events",
     "History",
     "KeyExists",

@@ -19,7 +19,7 @@ import logging
 import re
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Protocol
 
 from bot.model import Event, EventKind
@@ -92,6 +92,14 @@ class LocalEvents:
 
     async def latest(self) -> str:
         return (self._log[-1].id or "") if self._log else f"{self._boot}-0"
+
+    def forget(self, which: Callable[[Event], bool]) -> int:
+        """Drop the kept events `which` picks (erasure); how many."""
+        kept = [e for e in self._log if not which(e)]
+        gone = len(self._log) - len(kept)
+        self._log.clear()
+        self._log.extend(kept)
+        return gone
 
     async def follow(self, shop: str | None = None, after: str | None = None) -> AsyncIterator[Event]:
         """The shop's events (every shop's with None) after the event `after`, then each new one

@@ -10,6 +10,7 @@ from bot.model import Agent, ApiKey, Review, Session, Ticket, TicketStatus, Turn
 from bot.storage import (
     UNLOCKED,
     AgentExists,
+    Erased,
     History,
     KeyExists,
     Restored,
@@ -142,6 +143,34 @@ class MemoryStore:
     async def keys(self, shop: str | None = None) -> list[ApiKey]:
         working = (k for k in self._keys.values() if k.revoked_at is None and shop in (None, k.shop))
         return sorted(working, key=lambda k: (k.shop, k.name))
+
+    async def erase(self, shop: str, session_id: str) -> Erased:
+        turns = self._turns.pop((shop, session_id), [])
+        gone = [i for i, t in self._tickets.items() if (t.shop, t.session_id) == (shop, session_id)]
+        for i in gone:
+            del self._tickets[i]
+        session = self._sessions.pop((shop, session_id), None)
+        events = self.events.forget(lambda e: (e.shop, e.session_id) == (shop, session_id))
+        return Erased(sessions=int(session is not None), turns=len(turns), tickets=len(gone), events=events)
+
+    async def purge(self, before: float, shop: str | None = None) -> Erased:
+        def mine(of: str) -> bool:
+            return shop is None or of == shop
+
+        idle = [k for k, s in self._sessions.items() if mine(k[0]) and s.updated_at < before]
+        for key in idle:
+            del self._sessions[key]
+        turns = 0
+        for key, kept in list(self._turns.items()):
+            if mine(key[0]):
+                fresh = [t for t in kept if t.at >= before]
+                turns += len(kept) - len(fresh)
+                self._turns[key] = fresh
+        gone = [i for i, t in self._tickets.items() if mine(t.shop) and t.created_at < before]
+        for i in gone:
+            del self._tickets[i]
+        events = self.events.forget(lambda e: mine(e.shop) and e.at < before)
+        return Erased(sessions=len(idle), turns=turns, tickets=len(gone), events=events)
 
     async def review(self, review: Review) -> None:
         self._reviews[review.shop, review.key] = review

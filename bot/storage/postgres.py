@@ -23,6 +23,7 @@ from bot.model import Agent, ApiKey, Event, Review, Session, Ticket, TicketStatu
 from bot.storage import (
     WAIT_SECONDS,
     AgentExists,
+    Erased,
     History,
     KeyExists,
     Restored,
@@ -39,7 +40,9 @@ from bot.storage import (
 from bot.storage.events import KEEP, LoggedEvents, from_json, to_json
 from bot.storage.order import by_priority
 from bot.storage.rows import (
+    ERASE_SESSION,
     HEALTH_WRITE,
+    PURGE_BEFORE,
     REVIEW_UPSERT,
     TICKET_COLUMNS,
     TURN_COLUMNS,
@@ -48,6 +51,7 @@ from bot.storage.rows import (
     review_from,
     review_values,
     session_from,
+    session_pattern,
     state_of,
     ticket_from,
     ticket_values,
@@ -327,6 +331,22 @@ class PostgresStore:
                 )
             ).fetchall()
         return [key_from(row) for row in rows]
+
+    async def erase(self, shop: str, session_id: str) -> Erased:
+        async with self._connected() as db, db.transaction():
+            counts = [(await db.execute(f"DELETE FROM {t} WHERE {where.replace('?', '%s')}", (shop, session_id))).rowcount
+                      for t, where in ERASE_SESSION]  # fmt: skip
+            events = (await db.execute("DELETE FROM events WHERE shop = %s AND body LIKE %s",
+                                       (shop, session_pattern(session_id)))).rowcount  # fmt: skip
+        return Erased(turns=counts[0], tickets=counts[1], sessions=counts[2], events=events)
+
+    async def purge(self, before: float, shop: str | None = None) -> Erased:
+        counts = []
+        async with self._connected() as db, db.transaction():
+            for table, where in PURGE_BEFORE:
+                sql = f"DELETE FROM {table} WHERE {where.replace('? IS NULL', '%s::text IS NULL').replace('?', '%s')}"
+                counts.append((await db.execute(sql, (before, shop, shop))).rowcount)
+        return Erased(turns=counts[0], tickets=counts[1], sessions=counts[2], events=counts[3])
 
     async def review(self, review: Review) -> None:
         async with self._connected() as db:

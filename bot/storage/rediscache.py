@@ -29,6 +29,7 @@ from typing import Any
 from bot.model import Agent, ApiKey, Event, Review, Session, Ticket, TicketStatus, TurnRecord
 from bot.storage import (
     WAIT_SECONDS,
+    Erased,
     History,
     Restored,
     SessionBusy,
@@ -189,6 +190,22 @@ class RedisFront:
 
     async def keys(self, shop: str | None = None) -> list[ApiKey]:
         return await self.backing.keys(shop)
+
+    async def erase(self, shop: str, session_id: str) -> Erased:
+        erased = await self.backing.erase(shop, session_id)
+        async with self._reached() as r:
+            await r.delete(_session_key(shop, session_id))
+        return erased
+
+    async def purge(self, before: float, shop: str | None = None) -> Erased:
+        """The backing's purge, and the copies here of the sessions it erased (a daily scan)."""
+        erased = await self.backing.purge(before, shop)
+        async with self._reached() as r:
+            async for key in r.scan_iter(match=_session_key(shop or "*", "*"), count=1000):
+                cached = await r.get(key)
+                if cached is not None and json.loads(cached).get("updated_at", 0.0) < before:
+                    await r.delete(key)
+        return erased
 
     async def review(self, review: Review) -> None:
         await self.backing.review(review)

@@ -86,6 +86,28 @@ def review_from(row: Mapping[str, Any]) -> Review:
                   at=row["at"])  # fmt: skip
 
 
+# Erasing one session: (table, condition) with (shop, session) as its parameters, in this order.
+ERASE_SESSION = (
+    ("turns", "shop = ? AND session_id = ?"),
+    ("tickets", "shop = ? AND session_id = ?"),
+    ("sessions", "shop = ? AND key = ?"),
+)
+# Past the retention period: (table, condition) with (before, shop, shop) as its parameters.
+PURGE_BEFORE = (
+    ("turns", "at < ? AND (? IS NULL OR shop = ?)"),
+    ("tickets", "created_at < ? AND (? IS NULL OR shop = ?)"),
+    ("sessions", "updated_at < ? AND (? IS NULL OR shop = ?)"),
+    ("events", "at < ? AND (? IS NULL OR shop = ?)"),
+)
+
+
+def session_pattern(session_id: str) -> str:
+    """A LIKE pattern that finds the stored events (JSON, `bot.storage.events.to_json`) of a session."""
+    quoted = json.dumps(session_id, ensure_ascii=False)
+    escaped = quoted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f'%"session_id": {escaped},%'
+
+
 # /readyz's real write, the same in both SQL stores ("?" placeholders).
 HEALTH_WRITE = "INSERT INTO health (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at"
 # The upsert both SQL stores run ("?" placeholders; PostgreSQL's driver takes "%s").

@@ -37,6 +37,7 @@ from bot.storage import (
     UNLOCKED,
     WAIT_SECONDS,
     AgentExists,
+    Erased,
     History,
     KeyExists,
     Restored,
@@ -51,7 +52,9 @@ from bot.storage import (
 from bot.storage.events import KEEP, LoggedEvents, from_json, to_json
 from bot.storage.order import by_priority
 from bot.storage.rows import (
+    ERASE_SESSION,
     HEALTH_WRITE,
+    PURGE_BEFORE,
     REVIEW_UPSERT,
     TICKET_COLUMNS,
     TURN_COLUMNS,
@@ -60,6 +63,7 @@ from bot.storage.rows import (
     review_from,
     review_values,
     session_from,
+    session_pattern,
     state_of,
     ticket_from,
     ticket_values,
@@ -487,6 +491,23 @@ class SQLiteStore:
                 (shop, shop),
             ).fetchall()
         return [key_from(row) for row in rows]
+
+    async def erase(self, shop: str, session_id: str) -> Erased:
+        with self._transaction() as db:
+            counts = [db.execute(f"DELETE FROM {t} WHERE {where}", (shop, session_id)).rowcount
+                      for t, where in ERASE_SESSION]  # fmt: skip
+            events = db.execute(
+                "DELETE FROM events WHERE shop = ? AND body LIKE ? ESCAPE '\\'", (shop, session_pattern(session_id))
+            ).rowcount
+        self._recent.pop((shop, session_id), None)
+        return Erased(turns=counts[0], tickets=counts[1], sessions=counts[2], events=events)
+
+    async def purge(self, before: float, shop: str | None = None) -> Erased:
+        with self._transaction() as db:
+            counts = [db.execute(f"DELETE FROM {t} WHERE {where}", (before, shop, shop)).rowcount
+                      for t, where in PURGE_BEFORE]  # fmt: skip
+        self._recent.clear()
+        return Erased(turns=counts[0], tickets=counts[1], sessions=counts[2], events=counts[3])
 
     async def review(self, review: Review) -> None:
         with self._transaction() as db:

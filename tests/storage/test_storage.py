@@ -511,3 +511,28 @@ def test_an_admins_verdict_on_a_mined_question_is_kept_per_shop_and_the_latest_w
     ]
     assert ["阿强"] == [r.by for r in run(store.reviews("other"))]
     assert [] == run(store.reviews("nobody"))
+
+
+def test_a_buyers_conversation_is_erased_whole_and_old_ones_are_purged(store: Storage) -> None:
+    """Erasure takes the session, every turn, its tickets and the events about it, and nothing of
+    another buyer's; a purge takes what nobody has spoken in since the day given."""
+    from bot.model import Event, EventKind
+
+    run(store.record(TurnWrite(turn=turn("gone", 1), session=Session(key="gone", turns=1, updated_at=1.0),
+                               ticket=ticket("gone"))))  # fmt: skip
+    run(store.record(TurnWrite(turn=turn("kept", 1), session=Session(key="kept", turns=1, updated_at=1.0))))
+    run(store.events.publish(Event(kind=EventKind.BUYER_MESSAGE, shop="default", session_id="gone", at=1.0,
+                                   data={"text": "我的电话13812345678"})))  # fmt: skip
+    erased = run(store.erase("default", "gone"))
+    assert (1, 1, 1) == (erased.sessions, erased.turns, erased.tickets)
+    assert run(store.session("default", "gone")) is None and [] == run(store.transcript("default", "gone"))
+    assert run(store.open_ticket("default", "gone")) is None
+    assert ["在吗"] == [t.message for t in run(store.transcript("default", "kept"))]
+    assert 0 == run(store.erase("default", "gone")).turns  # twice: nothing left
+
+    late = TurnRecord(session_id="new", shop="default", turn=1, at=500.0, message="新", reply="亲", action=Action.ANSWER)
+    run(store.record(TurnWrite(turn=late, session=Session(key="new", turns=1, updated_at=500.0))))
+    purged = run(store.purge(100.0))
+    assert (1, 1) == (purged.sessions, purged.turns)
+    assert [] == run(store.transcript("default", "kept")) and run(store.session("default", "kept")) is None
+    assert ["新"] == [t.message for t in run(store.transcript("default", "new"))]

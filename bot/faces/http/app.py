@@ -8,6 +8,7 @@ FastAPI's per-request machinery. Every error has one JSON shape (`errors`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -40,6 +41,7 @@ from bot.faces.http.bodies import (
     ChatRequest,
     ChatResponse,
     CloseRequest,
+    ErasedOut,
     HandoffOut,
     MessageRequest,
     OptionOut,
@@ -58,7 +60,7 @@ from bot.problems import HTTP_STATUS_ZH, Problem
 from bot.service import Conversations, storage_of
 from bot.settings import Settings
 from bot.shops import Shops, settle
-from bot.stages import hours
+from bot.stages import hours, privacy
 from bot.stages.render import fill
 from bot.storage import Storage, StorageError
 
@@ -74,6 +76,7 @@ LastEventId = Annotated[
 SinceQuery = Annotated[
     str | None, Query(max_length=64, description="as Last-Event-ID, for a first connection that has one")
 ]
+SessionId = Annotated[str, PathParam(max_length=128, description="the session to erase")]
 SessionTokenQuery = Annotated[
     str | None, Query(max_length=64, description="the buyer's session_token (from their chat replies)")
 ]
@@ -107,7 +110,9 @@ def create_app(
         settle()
         for watcher in watchers:
             watcher.start()
+        retention = asyncio.create_task(_retain(shops, storage, clock))
         yield
+        retention.cancel()
         for watcher in watchers:
             watcher.stop()
         await webhooks.close()
@@ -178,7 +183,7 @@ def create_app(
             json.dumps(
                 {
                     "shop": shop,
-                    "session": body.session_id,
+                    "session": privacy.shown(body.session_id),
                     "turn": reply.turn,
                     "intent": reply.intent,
                     "action": reply.action.value,
@@ -256,6 +261,24 @@ def create_app(
         """Answer one buyer message; the turn is stored before this returns."""
         # `HotRoute` (below) answers this route without FastAPI's machinery; here it is documented.
         return Response(await answer(body, request.headers), media_type="application/json")
+
+    @app.delete(
+        "/v1/sessions/{session_id}",
+        tags=["chat"],
+        response_model=ErasedOut,
+        responses=errors.documented("unauthorized", "forbidden", "unknown-session", "unknown-shop"),
+    )
+    async def erase(session_id: SessionId, me: Admin, shop: ShopQuery = DEFAULT_SHOP) -> ErasedOut:
+        """Erase a buyer's conversation (admin): the session, its turns, its tickets and the events
+        about it, on every replica (the storage is theirs too). 404 when there is nothing to erase."""
+        shops(shop)  # UnknownShop: 404
+        erased = await storage.erase(shop, session_id)
+        if not (erased.turns or erased.sessions):
+            raise ApiError("unknown-session", session=session_id)
+        log.info(json.dumps({"event": "erased", "shop": shop, "session": privacy.shown(session_id),
+                             "by": me.name, "turns": erased.turns}, ensure_ascii=False))  # fmt: skip
+        return ErasedOut(session_id=session_id, shop_id=shop, sessions=erased.sessions, turns=erased.turns,
+                         tickets=erased.tickets, events=erased.events)  # fmt: skip
 
     @app.get(
         "/v1/sessions/{session_id}",
@@ -548,6 +571,28 @@ def create_app(
     fair = bounded if buckets is None or limit is None else Fair(bounded, buckets, limit.exempt)
     hosts = server.allowed_hosts if server.allowed_hosts is not None else allowed_hosts
     return fair if hosts is None or "*" in hosts else TrustedHosts(fair, hosts)
+
+
+# How often the retention period is applied (and first, a minute after start: not in the way of it).
+RETENTION_EVERY = 24 * 3600.0
+_RETENTION_FIRST = 60.0
+
+
+async def _retain(shops: Shops, storage: Storage, clock: Callable[[], float]) -> None:
+    """Erase, daily, what is older than each shop's privacy.retention_days; on every replica (the
+    second to come finds nothing left)."""
+    await asyncio.sleep(_RETENTION_FIRST)
+    while True:
+        for shop_id in shops.ids():
+            try:
+                days = shops(shop_id).shop.settings.retention_days
+                if days is not None:
+                    done = await storage.purge(clock() - days * 86400, shop_id)
+                    log.info(json.dumps({"event": "retention", "shop": shop_id, "days": days, "sessions": done.sessions,
+                                         "turns": done.turns, "tickets": done.tickets}))  # fmt: skip
+            except Exception as exc:  # a shop that cannot load, a storage down: tried again tomorrow
+                errors.storage_failed(exc)
+        await asyncio.sleep(RETENTION_EVERY)
 
 
 def _buckets(settings: Settings) -> Buckets:

@@ -290,3 +290,12 @@ class ReviewOut(BaseModel):
     verdict: str = Field(examples=["ignored"])
     by: str
     at: str
+
+
+class ErasedOut(BaseModel):
+    session_id: str
+    shop_id: str
+    sessions: int
+    turns: int
+    tickets: int
+    events: int

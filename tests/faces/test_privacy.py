@@ -25,8 +25,11 @@ def chat(client: TestClient, message: str, session: str = "s") -> dict:
 
 
 def privacy(shop: Path, lines: str) -> None:
+    """The shop's privacy: section replaced by `lines`."""
     config = shop / "config.yaml"
-    config.write_text(config.read_text(encoding="utf-8") + f"\nprivacy:\n{lines}\n", encoding="utf-8")
+    text = re.sub(r"^privacy:.*\n(?:[ #].*\n)*", f"privacy:\n{lines}\n", config.read_text(encoding="utf-8"), count=1,
+                  flags=re.M)  # fmt: skip
+    config.write_text(text, encoding="utf-8")
 
 
 def test_a_phone_number_used_as_session_id_never_reaches_the_log(client: Client, caplog: pytest.LogCaptureFixture) -> None:

@@ -47,9 +47,13 @@ class Watcher:
         self._on_change = on_change
         self._interval = interval
         self._stop = threading.Event()
+        self._seen: tuple[tuple[str, int, int], ...] = ()
         self._thread = threading.Thread(target=self._run, name="shop-watcher", daemon=True)
 
     def start(self) -> None:
+        # What the files are now, taken here and not in the thread: a change made right after start
+        # (before the thread first runs, on a busy machine) is then a change, not the starting point.
+        self._seen = snapshot(self._config, self._settings())
         self._thread.start()
 
     def stop(self) -> None:
@@ -57,7 +61,7 @@ class Watcher:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        seen = snapshot(self._config, self._settings())
+        seen = self._seen
         while not self._stop.wait(self._interval):
             now = snapshot(self._config, self._settings())
             if now != seen:

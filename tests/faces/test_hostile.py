@@ -71,25 +71,27 @@ def test_huge_body_is_refused_before_reading(client: TestClient) -> None:
 
 
 def test_overload_answers_503_with_retry_after() -> None:
-    """With the in-flight bound reached, the next request is refused at once, not queued."""
+    """With the in-flight bound reached, the next request is refused at once, not queued; /healthz
+    is still answered."""
     release = asyncio.Event()
 
     async def slow_app(scope, receive, send):  # type: ignore[no-untyped-def]
-        await release.wait()
+        if scope.get("path") != "/healthz":
+            await release.wait()
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
 
     bounded = Bounded(slow_app, limit=1, max_body=1024)
-    sent: list[list[dict]] = [[], []]
+    sent: list[list[dict]] = [[], [], []]
 
-    async def call(i: int) -> None:
+    async def call(i: int, path: str = "/v1/chat") -> None:
         async def receive():  # type: ignore[no-untyped-def]
             return {"type": "http.request", "body": b"", "more_body": False}
 
         async def send(message):  # type: ignore[no-untyped-def]
             sent[i].append(message)
 
-        await bounded({"type": "http", "headers": []}, receive, send)
+        await bounded({"type": "http", "headers": [], "path": path}, receive, send)
 
     async def scenario() -> None:
         first = asyncio.create_task(call(0))
@@ -97,6 +99,8 @@ def test_overload_answers_503_with_retry_after() -> None:
         await call(1)  # returns at once although the first is still running
         assert 503 == sent[1][0]["status"]
         assert (b"retry-after", b"1") in sent[1][0]["headers"]
+        await call(2, "/healthz")
+        assert 200 == sent[2][0]["status"]
         release.set()
         await first
         assert 200 == sent[0][0]["status"]

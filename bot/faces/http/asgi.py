@@ -20,6 +20,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from bot.faces.http import errors
 
+# What orchestrators and monitors ask: answered even when chat has every slot.
+PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
 # Event streams one worker keeps open at most (each is a connection and a listener).
 MAX_STREAMS = 512
 
@@ -111,10 +113,12 @@ class Bounded:
         if body is None:
             await errors.send(send, "body-too-large")
             return
-        if self.in_flight >= self.limit:
+        # Health, readiness and metrics never wait behind chat traffic, nor count against it.
+        probe = scope.get("path") in PROBES
+        if self.in_flight >= self.limit and not probe:
             await errors.send(send, "overloaded")
             return
-        self.in_flight += 1
+        self.in_flight += not probe
         started = time.perf_counter()
         status = 0
         given = False
@@ -143,7 +147,7 @@ class Bounded:
                 status = 503
                 await errors.send(send, "request-timeout")
         finally:
-            self.in_flight -= 1
+            self.in_flight -= not probe
             if self.metrics is not None:
                 route = getattr(scope.get("route"), "path", "unmatched")
                 self.metrics.requests.labels(route, scope.get("method", ""), str(status or 500)).inc()

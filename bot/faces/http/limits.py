@@ -19,9 +19,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from bot.faces.http import errors
+from bot.faces.http.asgi import PROBES
 from bot.settings import RateLimitSettings
 
-_UNLIMITED = ("/healthz", "/readyz", "/metrics")
 MAX_CLIENTS = 100_000  # buckets kept in memory, the least recently seen dropped first
 
 log = logging.getLogger("bot")
@@ -117,7 +117,7 @@ class Fair:
         self.app, self.buckets, self.exempt = app, buckets, frozenset(exempt)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope.get("path") in _UNLIMITED:
+        if scope["type"] != "http" or scope.get("path") in PROBES:
             await self.app(scope, receive, send)
             return
         client = _client(scope, self.exempt)

@@ -14,6 +14,7 @@ import json
 import multiprocessing
 import os
 import re
+import shutil
 import socket
 import threading
 import time
@@ -33,8 +34,13 @@ LIMITS = {
 }
 
 
-@pytest.fixture
-def server(shop: Path) -> Iterator[tuple[int, Path]]:
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, repo: Path) -> Iterator[tuple[int, Path]]:
+    """One server for the module (each attack leaves it as it found it; the last checks it lived)."""
+    shop = tmp_path_factory.mktemp("abuse")
+    shutil.copy(repo / "config.yaml", shop / "config.yaml")
+    for folder in ("intents", "responses", "concepts"):
+        shutil.copytree(repo / folder, shop / folder)
     config = shop / "config.yaml"
     text = config.read_text(encoding="utf-8")
     for key, value in LIMITS.items():

@@ -25,6 +25,7 @@ class ServerSettings:
     keep_alive_seconds: float = 5.0
     max_header_bytes: int = 16384
     max_connections: int = 2048
+    worker_hung_seconds: float = 10.0
     allowed_hosts: tuple[str, ...] | None = None  # None: any (bot serve on loopback: loopback names)
     rate_limit: RateLimitSettings | None = None  # None: no per-client limit
 

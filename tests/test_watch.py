@@ -13,7 +13,7 @@ from bot.faces.http.app import create_app
 from bot.storage.memory import MemoryStore
 
 # How long to wait for the watcher (a wait, not a speed claim: reload time is in benchmarks/).
-WAIT = 10.0
+WAIT = 30.0
 
 
 def greeting(client: TestClient, session: str) -> str:

@@ -39,6 +39,9 @@ def serve(config: Path, watch: bool, host: str, port: int, workers: int, loop: s
                     **_options(host, port, loop, config))  # fmt: skip
         return
     _check_free(host, port)
+    from bot.loading.config import load_settings
+
+    hung = load_settings(config).server.worker_hung_seconds
     context = multiprocessing.get_context("spawn")
     stopping: list[int] = []
     previous = {
@@ -61,10 +64,10 @@ def serve(config: Path, watch: bool, host: str, port: int, workers: int, loop: s
                 if not process.is_alive():
                     log.warning("worker %s exited with %s; starting another", process.pid, process.exitcode)
                     processes[i], beats[i] = start()
-                elif time.time() - beats[i].value > HUNG_SECONDS:
+                elif time.time() - beats[i].value > hung:
                     # Stopped (SIGSTOP) or its loop hung: its socket still takes connections that
                     # would wait for ever. Killed, its share of the port goes to the others.
-                    log.warning("worker %s has not answered for %.0f s; replacing it", process.pid, HUNG_SECONDS)
+                    log.warning("worker %s has not answered for %.0f s; replacing it", process.pid, hung)
                     process.kill()
                     process.join(timeout=5)
                     processes[i], beats[i] = start()
@@ -160,8 +163,7 @@ def _check_free(host: str, port: int) -> None:
             raise PortInUse(f"{host}:{port}: {exc.strerror}") from None
 
 
-# A worker whose event loop has not ticked for this long is replaced; a new one has this long to load.
-HUNG_SECONDS = 10.0
+# A new worker has this long to load before its silence counts (server.worker_hung_seconds after).
 STARTING_SECONDS = 60.0
 
 

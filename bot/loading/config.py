@@ -120,6 +120,7 @@ def read_settings(path: Path) -> tuple[Settings | None, list[Problem]]:
             keep_alive_seconds=parsed.server.keep_alive_seconds,
             max_header_bytes=parsed.server.max_header_bytes,
             max_connections=parsed.server.max_connections,
+            worker_hung_seconds=parsed.server.worker_hung_seconds,
             allowed_hosts=None if parsed.server.allowed_hosts is None else tuple(parsed.server.allowed_hosts),
             rate_limit=_rate_limit(parsed.server.rate_limit),
         ),

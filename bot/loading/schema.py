@@ -370,6 +370,9 @@ class Server(_Shape):
     max_connections: int = Field(
         default=2048, ge=16, description="open connections per worker; kept below the open-file limit"
     )
+    worker_hung_seconds: float = Field(
+        default=10, gt=0, description="bot serve --workers N replaces a worker whose loop is silent this long"
+    )
     allowed_hosts: list[str] | None = Field(
         default=None,
         description="Host names the server answers (* any, *.shop.cn a domain); unset: bot serve on a loopback"

@@ -136,14 +136,14 @@ def test_applying_the_proposals_answers_what_the_month_never_asked(
     assert resolved_after >= resolved_before - 0.002 and wrong_after <= wrong_before + 0.002
     mined = (root / "tests" / "dialogues" / "mined.yaml").read_text(encoding="utf-8")
     assert all(f"topic: {p.topic}" in mined for p in chosen.values())
-    if REAL_SET.is_file():  # the other dev set, real buyers' messages: it does not fall either
-        rows = list(read_labelled(REAL_SET))
-        was, now = (evaluate(Bot.from_config(r / "config.yaml"), rows).to_dict() for r in (original, root))
-        assert now["resolved"] >= was["resolved"] - 0.002 and now["wrong"] <= was["wrong"] + 0.002, (was, now)
 
     # Phrasings the month never had: each answered with its new topic, or (at most one in ten) asked
     # back with that topic among the options; never answered as something else.
     after = Bot.from_config(root / "config.yaml")
+    if REAL_SET.is_file():  # the other dev set, real buyers' messages: it does not fall either
+        rows = list(read_labelled(REAL_SET))
+        was, now = (evaluate(b, rows).to_dict() for b in (bot, after))
+        assert now["resolved"] >= was["resolved"] - 0.002 and now["wrong"] <= was["wrong"] + 0.002, (was, now)
     answered, asked_back, wrong = 0, 0, []
     for group, texts in HELD_OUT.items():
         for text in texts:
@@ -249,9 +249,10 @@ def test_a_word_the_shop_knows_under_another_spelling_is_proposed_for_its_concep
     assert "+  运费: [" in proposal.patch and ", 派送费]" in proposal.patch
     assert "intent: promotion" in proposal.dialogue
 
-    [result] = apply(shop / "config.yaml", [proposal])
+    for name, change in proposal.edits:  # the patch as the owner would apply it (the checks of
+        path = shop / name  # --apply have tests of their own)
+        path.write_text(change(path.read_text(encoding="utf-8")), encoding="utf-8")
 
-    assert result.accepted, result.reason
     after = Bot.from_config(shop / "config.yaml")
     replies = [after.reply(f"new-{t}", t) for t in held_out]
     assert [(r.action, r.topic) for r in replies] == [(Action.ANSWER, "promotion.free_shipping")] * 3

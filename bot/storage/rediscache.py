@@ -59,31 +59,46 @@ _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del
 _EXTEND = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
 
 
-class RedisFront:
-    """Sessions and conversation locks in Redis; everything else (and the truth) in `backing`."""
+class LoopClients:
+    """A Redis client per event loop (a client belongs to the loop that opened it), made on first use;
+    `close()` lets go of the running loop's."""
 
-    def __init__(self, backing: Storage, url: str, ttl_seconds: float) -> None:
+    def __init__(self, url: str, **options: Any) -> None:
         if aioredis is None:
             raise StorageError(
                 "没有安装 Redis 客户端：pip install 'dianxiaoer[postgres]'（the Redis client is not installed）"
             )
-        self.backing = backing
-        self.url = url
-        self.ttl_ms = max(1000, int(ttl_seconds * 1000))
-        self.wait_seconds = WAIT_SECONDS
+        self.url, self._options = url, options
         self._clients: dict[asyncio.AbstractEventLoop, Any] = {}
-        self.events = RedisEvents(self)
 
-    def _redis(self) -> Any:
+    def get(self) -> Any:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
             for old in [k for k in self._clients if k.is_closed()]:
                 del self._clients[old]
-            client = self._clients[loop] = aioredis.from_url(
-                self.url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True
-            )
+            client = self._clients[loop] = aioredis.from_url(self.url, **self._options)
         return client
+
+    async def close(self) -> None:
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
+
+
+class RedisFront:
+    """Sessions and conversation locks in Redis; everything else (and the truth) in `backing`."""
+
+    def __init__(self, backing: Storage, url: str, ttl_seconds: float) -> None:
+        self._clients = LoopClients(url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True)
+        self.backing = backing
+        self.url = url
+        self.ttl_ms = max(1000, int(ttl_seconds * 1000))
+        self.wait_seconds = WAIT_SECONDS
+        self.events = RedisEvents(self)
+
+    def _redis(self) -> Any:
+        return self._clients.get()
 
     def _listener(self) -> Any:
         """A client of its own for a blocking read: it must not time out the way turns' reads do."""
@@ -233,9 +248,7 @@ class RedisFront:
         await self.backing.ping()
 
     async def disconnect(self) -> None:
-        client = self._clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.aclose()
+        await self._clients.close()
         await self.backing.disconnect()
 
 

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from bot.faces.http import errors
 from bot.faces.http.asgi import PROBES
 from bot.settings import RateLimitSettings
+from bot.storage.rediscache import LoopClients
 
 MAX_CLIENTS = 100_000  # buckets kept in memory, the least recently seen dropped first
 
@@ -75,23 +76,12 @@ class RedisBuckets:
     """Buckets shared by every replica; time is Redis's own clock, so replicas need not agree."""
 
     def __init__(self, url: str, limit: RateLimitSettings) -> None:
-        import redis.asyncio as aioredis
-
         self.rate, self.burst = limit.per_second, limit.burst
-        self._clients: dict[Any, Any] = {}
-        self._url, self._aioredis = url, aioredis
+        self._clients = LoopClients(url, socket_timeout=0.5)
         self._warned = -math.inf
 
-    def _redis(self) -> Any:
-        import asyncio
-
-        loop = asyncio.get_running_loop()
-        if loop not in self._clients:
-            self._clients[loop] = self._aioredis.from_url(self._url, socket_timeout=0.5)
-        return self._clients[loop]
-
     async def take(self, client: str) -> float:
-        r = self._redis()
+        r = self._clients.get()
         try:
             seconds, micros = await r.time()
             waited = await r.eval(_TAKE, 1, f"bot:rate:{client}", self.rate, self.burst, seconds + micros / 1e6)
@@ -103,11 +93,7 @@ class RedisBuckets:
         return float(waited) / 1000
 
     async def close(self) -> None:
-        import asyncio
-
-        client = self._clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.aclose()
+        await self._clients.close()
 
 
 class Fair:

@@ -477,13 +477,18 @@ Measured with cProfile, line_profiler and py-spy on this machine while writing t
   worker, which explained most of the run-to-run spread of the two-worker rows. `bot serve
   --workers N` gives each worker its own socket (SO_REUSEPORT) and the kernel spreads them (about
   32/32 here).
-- **Why the commit runs on the event loop.** A writer thread would let the loop go on during the
-  fsync, but every hand-off between the two is a turn of the GIL, and on this machine they cost more
-  than the fsync: a stand-in writer thread that only sleeps and resolves the futures took the
-  in-process rate from ~2100 to ~1400 turns/s; committing on the loop instead measured ~20% more
-  requests per second and a p99 lower by ~15 ms over HTTP. The price: while a commit waits for the
-  disk (about a millisecond here) that worker's loop waits too; a very slow disk slows every request
-  of the worker, which it would anyway, since each reply waits for its commit.
+- **Why the commit runs on the event loop and the sync in a thread.** A writer thread for the SQL
+  costs a turn of the GIL per hand-off: a stand-in writer thread that only sleeps and resolves the
+  futures took the in-process rate from ~2100 to ~1400 turns/s. So the transaction stays on the loop
+  (`synchronous=NORMAL`: it writes the WAL, it does not wait for the disk) and one thread fdatasyncs
+  the WAL for every commit made while the sync before it ran (`bot/storage/durable.py`); replies go
+  out once their commit is on the disk, within 3 s or 503. A disk that hangs now holds the replies
+  waiting for it, not the loop, `/healthz` or buyers whose turn needs no write. Measured against the
+  tree before (d57bb1f), alternating five times, 1 worker, `wrk -t2 -c64 -d10s`: 470 req/s (381-555)
+  before, 482 (454-536) after; at one connection 219 req/s before and 175 after, the two wake-ups
+  between loop and thread on an idle 2-core VM (about a millisecond a turn). Python's 5 ms switch
+  interval cost 15% at 64 connections (the thread waits that long for the GIL before acknowledging),
+  so `bot serve` sets 0.5 ms.
 - **Why asyncio and not uvloop.** With a CPU-bound handler (an echo that computes for 0.8 ms,
   64 connections, one worker) uvloop served 1035 req/s with p99 1.2 s, asyncio 1031 req/s with
   p99 67 ms: uvloop leaves some sockets unread for a second while others are served, before the

@@ -15,11 +15,14 @@ import multiprocessing
 import os
 import signal
 import socket
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import uvicorn
+
+from bot.faces.notify import Notifier
 
 log = logging.getLogger("bot")
 
@@ -30,8 +33,9 @@ class PortInUse(Exception):
 
 def serve(config: Path, watch: bool, host: str, port: int, workers: int, loop: str) -> None:
     """Serve the shops of `config` until SIGINT or SIGTERM."""
-    if workers == 1:
-        uvicorn.Server(uvicorn.Config(_app(config, watch, host), **_options(host, port, loop, config))).run()
+    if workers == 1:  # systemd's watchdog, if it runs us, replaces this process when it hangs
+        app = _app(config, watch, host)
+        _Beating(uvicorn.Config(app, **_options(host, port, loop, config)), notifier=Notifier()).run()
         return
     if not hasattr(socket, "SO_REUSEPORT"):  # pragma: no cover - Windows: uvicorn's workers import the app
         os.environ["BOT_CONFIG"], os.environ["BOT_WATCH"] = str(config), "1" if watch else ""
@@ -58,8 +62,13 @@ def serve(config: Path, watch: bool, host: str, port: int, workers: int, loop: s
     started = [start() for _ in range(workers)]
     processes = [p for p, _ in started]
     beats = [b for _, b in started]
+    notifier, ready = Notifier(), False
     try:
         while not stopping:
+            if not ready and all(b.value <= time.time() for b in beats):  # every worker's loop turns
+                notifier.ready()
+                ready = True
+            notifier.alive()
             for i, process in enumerate(processes):
                 if not process.is_alive():
                     log.warning("worker %s exited with %s; starting another", process.pid, process.exitcode)
@@ -73,6 +82,7 @@ def serve(config: Path, watch: bool, host: str, port: int, workers: int, loop: s
                     processes[i], beats[i] = start()
             time.sleep(0.2)
     finally:
+        notifier.stopping()
         for process in processes:
             process.terminate()  # SIGTERM: uvicorn finishes the requests in flight, then exits
         for process in processes:
@@ -88,6 +98,10 @@ def _app(config: Path, watch: bool, host: str) -> Any:
     from bot.faces.http.asgi import LOOPBACK_HOSTS
 
     log_turns()
+    # The SQLite store syncs the disk in a thread (bot.storage.durable), which needs the GIL back for
+    # a moment after each sync; with Python's default 5 ms switch interval a busy loop keeps it that
+    # long before every acknowledgement (15% fewer turns a second at 64 connections: benchmarks/RESULTS.md).
+    sys.setswitchinterval(SWITCH_SECONDS)
     # On loopback only this machine's names, unless server.allowed_hosts says otherwise.
     hosts = LOOPBACK_HOSTS if _loopback(host) else None
     return create_app(config, watch=watch or None, allowed_hosts=hosts)
@@ -163,20 +177,34 @@ def _check_free(host: str, port: int) -> None:
             raise PortInUse(f"{host}:{port}: {exc.strerror}") from None
 
 
+SWITCH_SECONDS = 0.0005
+
 # A new worker has this long to load before its silence counts (server.worker_hung_seconds after).
 STARTING_SECONDS = 60.0
 
 
 class _Beating(uvicorn.Server):
-    """uvicorn's server, telling the supervisor on every tick of its loop (10 a second) that it lives."""
+    """uvicorn's server, telling on every tick of its loop (10 a second) that it lives: the supervisor
+    of `--workers N` through `beat`, or the service manager through `notifier` (one worker)."""
 
-    def __init__(self, config: uvicorn.Config, beat: Any) -> None:
+    def __init__(self, config: uvicorn.Config, beat: Any = None, notifier: Notifier | None = None) -> None:
         super().__init__(config)
-        self.beat = beat
+        self.beat, self.notifier, self._told = beat, notifier, False
 
     async def on_tick(self, counter: int) -> bool:
-        self.beat.value = time.time()
+        if self.beat is not None:
+            self.beat.value = time.time()
+        if self.notifier is not None:
+            if not self._told:  # the first tick comes once startup is done and the socket listens
+                self.notifier.ready()
+                self._told = True
+            self.notifier.alive()
         return await super().on_tick(counter)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.notifier is not None:
+            self.notifier.stopping()
+        await super().shutdown(sockets)
 
 
 def _worker(config: Path, watch: bool, host: str, port: int, loop: str, beat: Any) -> None:
@@ -184,5 +212,5 @@ def _worker(config: Path, watch: bool, host: str, port: int, loop: str, beat: An
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
-    server = _Beating(uvicorn.Config(_app(config, watch, host), **_options(host, port, loop, config)), beat)
+    server = _Beating(uvicorn.Config(_app(config, watch, host), **_options(host, port, loop, config)), beat=beat)
     server.run(sockets=[sock])

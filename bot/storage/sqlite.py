@@ -1,16 +1,18 @@
 """The embedded default `Storage`: one SQLite file in WAL mode, created on first use.
 
-A turn, the session after it and its ticket are written in one transaction, committed (and synced,
-with `synchronous=FULL`) before the reply is returned: a killed process never loses an acknowledged
-turn. Every write of one turn of the event loop goes into one transaction with one fsync (group
-commit). Processes sharing the file (workers, replicas on one machine) coordinate through a small
-file beside it (`bot.storage.shared`).
+A turn, the session after it and its ticket are written in one transaction, committed and synced
+to the disk before the reply is returned: a killed process, or the machine losing power, never loses
+an acknowledged turn. Every write of one turn of the event loop goes into one transaction (group
+commit); the sync runs off the loop (`bot.storage.durable`), and one covers every commit before it.
+Processes sharing the file (workers, replicas on one machine) coordinate through a small file beside
+it (`bot.storage.shared`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import math
 import sqlite3
@@ -49,6 +51,7 @@ from bot.storage import (
     UnknownTicket,
     Written,
 )
+from bot.storage.durable import CHECKPOINT_BYTES, Syncer
 from bot.storage.events import KEEP, LoggedEvents, from_json, to_json
 from bot.storage.order import by_priority
 from bot.storage.rows import (
@@ -193,10 +196,10 @@ RECENT_SESSIONS = 20_000
 class SQLiteStore:
     """Every protocol of `bot.storage` over one SQLite file."""
 
-    def __init__(self, path: Path, synchronous: str = "FULL") -> None:
+    def __init__(self, path: Path) -> None:
         self.events = LoggedEvents(_EventTable(self))  # every worker on the file hears every event
         self.path = path
-        self._synchronous = synchronous
+        self._syncer = Syncer(path)
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._pending: dict[asyncio.AbstractEventLoop, list[_Write]] = {}  # writes of a loop's turn
@@ -205,12 +208,15 @@ class SQLiteStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._transaction(wait=None) as db:
             _migrate(db)
+        self._syncer.sync_now()
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=LOOP_LOCK_SECONDS, isolation_level=None, check_same_thread=False)
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA journal_mode=WAL")
-        db.execute(f"PRAGMA synchronous={self._synchronous}")
+        db.execute("PRAGMA synchronous=NORMAL")  # commits do not sync; the Syncer does, off the loop
+        db.execute("PRAGMA wal_autocheckpoint=0")  # nor checkpoint: the Syncer does that too
+        db.execute(f"PRAGMA journal_size_limit={CHECKPOINT_BYTES}")
         db.execute(f"PRAGMA busy_timeout={int(LOOP_LOCK_SECONDS * 1000)}")
         return db
 
@@ -269,9 +275,10 @@ class SQLiteStore:
 
     async def record(self, write: TurnWrite) -> Written:
         """Group commit: the writes recorded during one turn of the event loop are stored together
-        right after it, in one transaction with one fsync, on the loop itself. Under load a turn of
-        the loop holds many of them. (A writer thread was measured slower: every hand-off between it
-        and the loop is a turn of the GIL, and they cost more than the fsync it hides.)"""
+        right after it, in one transaction on the loop itself; under load a turn of the loop holds
+        many of them. (A writer thread for the SQL was measured slower: every hand-off between it and
+        the loop is a turn of the GIL.) The reply waits for the sync off the loop, at most
+        WAIT_SECONDS: a disk that does not answer is a 503, and the loop serves on."""
         loop = asyncio.get_running_loop()
         item = _Write(write, loop.create_future())
         pending = self._pending.setdefault(loop, [])
@@ -288,7 +295,7 @@ class SQLiteStore:
             return
         since = time.monotonic() if since is None else since
         try:
-            self._commit(batch, wait=0.0)
+            self._commit(loop, batch, wait=0.0)
         except Exception as exc:  # _Busy, or a bug: every future is resolved either way
             if isinstance(exc, _Busy) and time.monotonic() - since < WAIT_SECONDS:
                 self._pending.setdefault(loop, [])[:0] = batch  # first in line; writes since join them
@@ -299,7 +306,7 @@ class SQLiteStore:
                 if not item.future.done():
                     item.future.set_exception(exc)
 
-    def _commit(self, batch: list[_Write], wait: float | None = LOOP_LOCK_SECONDS) -> None:
+    def _commit(self, loop: asyncio.AbstractEventLoop, batch: list[_Write], wait: float | None = LOOP_LOCK_SECONDS) -> None:
         results: list[Written | Exception]
         try:
             try:
@@ -317,6 +324,7 @@ class SQLiteStore:
         ]
         with contextlib.suppress(OSError, ValueError):  # only a hint: the futures must be resolved
             self._shared.reached((_shared_key(item.key), item.write.turn.turn) for item in stored)
+        written: list[tuple[_Write, Written]] = []
         for item, result in zip(batch, results, strict=True):
             if isinstance(result, Exception):
                 self._recent.pop(item.key, None)  # read it again from the file
@@ -324,8 +332,10 @@ class SQLiteStore:
                     item.future.set_exception(result)
             else:
                 self._remember(item.key, item.write.session)
-                if not item.future.done():
-                    item.future.set_result(result)
+                written.append((item, result))
+        if written:  # one bound for the batch: a disk that does not answer in time is a 503
+            self._syncer.after(loop, functools.partial(_acknowledge, written))
+            loop.call_later(WAIT_SECONDS, _acknowledge, written, _NOT_IN_TIME)
 
     def _remember(self, key: tuple[str, str], session: Session) -> None:
         self._recent[key] = session
@@ -419,6 +429,7 @@ class SQLiteStore:
                  *((move.held_by,) if move.held_by is not None else ())),
             )  # fmt: skip
             moved = cursor.rowcount > 0
+        await self._durable()
         ticket = await self._existing(shop, ticket_id)
         if not moved:
             raise TicketMoved(ticket)
@@ -439,6 +450,7 @@ class SQLiteStore:
                 )
         except sqlite3.IntegrityError:
             raise AgentExists(agent.name) from None
+        await self._durable()
 
     async def agent_by_token(self, token_hash: str) -> Agent | None:
         with self._connection() as db:
@@ -452,6 +464,7 @@ class SQLiteStore:
             cursor = db.execute(
                 "UPDATE agents SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (at, name)
             )
+        await self._durable()
         return cursor.rowcount > 0
 
     async def agents(self) -> list[Agent]:
@@ -468,6 +481,7 @@ class SQLiteStore:
                 )
         except sqlite3.IntegrityError:
             raise KeyExists(key.name) from None
+        await self._durable()
 
     async def key_by_token(self, token_hash: str) -> ApiKey | None:
         with self._connection() as db:
@@ -482,6 +496,7 @@ class SQLiteStore:
                 "UPDATE keys SET revoked_at = ? WHERE shop = ? AND name = ? AND revoked_at IS NULL",
                 (at, shop, name),
             )
+        await self._durable()
         return cursor.rowcount > 0
 
     async def keys(self, shop: str | None = None) -> list[ApiKey]:
@@ -500,6 +515,7 @@ class SQLiteStore:
                 "DELETE FROM events WHERE shop = ? AND body LIKE ? ESCAPE '\\'", (shop, session_pattern(session_id))
             ).rowcount
         self._recent.pop((shop, session_id), None)
+        await self._durable()
         return Erased(turns=counts[0], tickets=counts[1], sessions=counts[2], events=events)
 
     async def purge(self, before: float, shop: str | None = None) -> Erased:
@@ -507,11 +523,13 @@ class SQLiteStore:
             counts = [db.execute(f"DELETE FROM {t} WHERE {where}", (before, shop, shop)).rowcount
                       for t, where in PURGE_BEFORE]  # fmt: skip
         self._recent.clear()
+        await self._durable()
         return Erased(turns=counts[0], tickets=counts[1], sessions=counts[2], events=counts[3])
 
     async def review(self, review: Review) -> None:
         with self._transaction() as db:
             db.execute(REVIEW_UPSERT, review_values(review))
+        await self._durable()
 
     async def reviews(self, shop: str) -> list[Review]:
         with self._connection() as db:
@@ -559,6 +577,7 @@ class SQLiteStore:
                 )
                 sessions += cursor.rowcount
         self._recent.clear()  # what this process remembered may be older than what was restored
+        await self._durable()
         skipped = len(history.turns) - turns + len(history.tickets) - tickets
         return Restored(turns=turns, tickets=tickets, sessions=sessions, skipped=skipped)
 
@@ -570,6 +589,16 @@ class SQLiteStore:
         the next turn."""
         with self._transaction() as db:
             db.execute(HEALTH_WRITE, (time.time(),))
+        await self._durable()
+
+    async def _durable(self) -> None:
+        """Wait, within WAIT_SECONDS, until what this process committed is on the disk."""
+        try:
+            await asyncio.wait_for(self._syncer.durable(), WAIT_SECONDS)
+        except TimeoutError:
+            raise StorageUnavailable("SQLite: the disk has not confirmed the write in time", "sqlite") from None
+        except OSError as exc:
+            raise StorageUnavailable(f"SQLite: the disk failed to sync: {exc}", "sqlite") from exc
 
     async def disconnect(self) -> None:
         return None  # one connection per thread, closed with it
@@ -593,6 +622,7 @@ class _EventTable:
             sequence = int(cursor.lastrowid or 0)
             if sequence % TRIM_EVERY == 0:
                 db.execute("DELETE FROM events WHERE seq <= ?", (sequence - KEEP,))
+        await self._store._durable()
         return sequence
 
     async def last(self) -> int:
@@ -666,6 +696,21 @@ def _ticket_and_left_message(db: sqlite3.Connection, write: TurnWrite) -> int | 
             (write.turn.message, write.order_number, write.left_on),
         )
     return ticket_id
+
+
+_NOT_IN_TIME = TimeoutError("the disk has not confirmed the write in time")
+
+
+def _acknowledge(written: list[tuple[_Write, Written]], error: OSError | None) -> None:
+    """On the loop, once the Syncer has the batch on the disk, failed to, or took too long: whichever
+    comes first answers (the turn stays stored if the disk confirms it later: a retry finds it)."""
+    for item, result in written:
+        if item.future.done():
+            continue
+        if error is None:
+            item.future.set_result(result)
+        else:
+            item.future.set_exception(StorageUnavailable(f"SQLite: {error}", "sqlite"))
 
 
 class _Write:

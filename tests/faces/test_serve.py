@@ -45,13 +45,13 @@ def call(
         return exc.code, json.loads(exc.read())
 
 
-def start(shop: Path, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
+def start(shop: Path, port: int, workers: int = 1, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     serve = ["serve", "--config", str(shop / "config.yaml"), "--port", str(port), "--workers", str(workers)]
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", *serve],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -220,6 +220,48 @@ def test_a_stopped_worker_is_replaced_and_new_connections_stop_hanging_on_it(sho
             os.kill(min(seen), signal.SIGCONT)
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="no Unix sockets: no systemd either")
+@pytest.mark.parametrize("workers", [1, 2])
+def test_under_systemd_the_server_says_ready_and_its_watchdog_stops_while_it_is_stopped(
+    shop: Path, workers: int
+) -> None:
+    """systemd (Type=notify, WatchdogSec=) restarts a server that stops pinging its watchdog: with one
+    worker no supervisor of ours watches the process, so a SIGSTOP or a hung loop must go silent. The
+    test stands in for systemd: READY=1 once it serves, WATCHDOG=1 while its loop turns (none while
+    stopped, again after SIGCONT), STOPPING=1 on SIGTERM. With --workers the supervisor speaks."""
+    name = f"bot-test-notify-{os.getpid()}-{workers}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as manager:
+        manager.bind("\0" + name)
+        manager.settimeout(0.2)
+
+        def heard(seconds: float) -> list[str]:
+            said, deadline = [], time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                with contextlib.suppress(TimeoutError):
+                    said.append(manager.recv(4096).decode())
+            return said
+
+        port = free_port()
+        server = start(shop, port, workers, env={"NOTIFY_SOCKET": "@" + name, "WATCHDOG_USEC": "300000"})
+        try:
+            said = heard(1.0)
+            assert any(s.startswith("READY=1") for s in said), said
+            assert sum(s == "WATCHDOG=1" for s in said) >= 3, said
+            os.kill(server.pid, signal.SIGSTOP)
+            heard(0.3)  # what was on its way
+            assert [] == heard(1.0)
+            os.kill(server.pid, signal.SIGCONT)
+            assert "WATCHDOG=1" in heard(1.0)
+            assert call(port, "GET", "/healthz")[0] == 200
+            server.terminate()
+            assert "STOPPING=1" in heard(2.0)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(server.pid, signal.SIGCONT)
+            server.terminate()
+            server.wait(timeout=30)
 
 
 @pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="no SO_REUSEPORT: uvicorn's workers are used")

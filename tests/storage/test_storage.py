@@ -146,7 +146,7 @@ def test_one_batch_stores_each_turn_under_its_own_id_and_conflicts_alone(tmp_pat
     store = SQLiteStore(tmp_path / "bot.db")
     committed: list[int] = []
     commit = store._commit
-    store._commit = lambda batch, **wait: (committed.append(len(batch)), commit(batch, **wait))[1]  # type: ignore[method-assign]
+    store._commit = lambda loop, batch, **wait: (committed.append(len(batch)), commit(loop, batch, **wait))[1]  # type: ignore[method-assign]
 
     async def one_turn_of_the_loop() -> list[Any]:
         writes = [write(f"s{i}", 1, f"第{i}句") for i in range(30)]
@@ -162,6 +162,48 @@ def test_one_batch_stores_each_turn_under_its_own_id_and_conflicts_alone(tmp_pat
         ]
     assert 0 == run(store.session("default", "s7")).misses  # type: ignore[union-attr]
     assert with_ticket.ticket_id == run(store.open_ticket("default", "t")).id  # type: ignore[union-attr]
+
+
+def test_a_disk_that_does_not_sync_holds_only_the_writes_waiting_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A turn is acknowledged only after its commit is synced to the disk, and the sync runs off the
+    loop: while the disk hangs the loop serves on, the turn waits, and past its bound it is a 503
+    (StorageUnavailable); the turn is stored once the disk answers, so a retry of it finds it."""
+    import threading
+
+    from bot.storage import StorageUnavailable, durable, sqlite
+
+    store = SQLiteStore(tmp_path / "bot.db")
+    disk, synced = threading.Event(), []
+    real = durable.os.fdatasync
+
+    def hanging(fd: int) -> None:
+        disk.wait(10)
+        synced.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(durable.os, "fdatasync", hanging)
+
+    async def while_the_disk_hangs() -> tuple[bool, int, Any]:
+        recording = asyncio.ensure_future(store.record(write("s", 1, "第一句")))
+        ticks = 0
+        for _ in range(20):  # the loop keeps turning: another buyer, /healthz
+            await asyncio.sleep(0.01)
+            ticks += 1
+        waiting = not recording.done()
+        disk.set()
+        return waiting, ticks, await recording
+
+    waiting, ticks, written = run(while_the_disk_hangs())
+    assert waiting and 20 == ticks and synced and written.turn_id == 1
+
+    disk.clear()
+    monkeypatch.setattr(sqlite, "WAIT_SECONDS", 0.1)
+    with pytest.raises(StorageUnavailable):
+        run(store.record(write("s", 2, "第二句")))
+    disk.set()
+    assert [1, 2] == [t.turn for t in run(SQLiteStore(tmp_path / "bot.db").transcript("default", "s"))]
 
 
 def test_processes_sharing_a_database_read_the_session_another_moved_on(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from rapidfuzz import fuzz, process
 from bot import Bot
 from bot.loading.schema import CORE_INTENTS
 from bot.model import Action, HandoffReason, Reply
-from bot.runners.evaluate import Labelled, evaluate, read_labelled, verdict
+from bot.runners.evaluate import Labelled, evaluate, half, read_labelled, verdict
 
 
 def reply(action: Action, intent: str | None, reason: HandoffReason | None = None) -> Reply:
@@ -50,7 +50,7 @@ def test_dev_set_is_large_and_balanced(dev_rows: list[dict]) -> None:
     assert counts["other"] >= 60
 
 
-@pytest.mark.parametrize("name", ["dev.jsonl", "blind.jsonl"])
+@pytest.mark.parametrize("name", ["dev.jsonl", "blind.jsonl", "blind-hard.jsonl"])
 def test_labelled_sets_do_not_copy_the_intent_examples(repo: Path, shipped_bot: Bot, name: str) -> None:
     """The measurement is honest only if no test message is an example the matcher already knows,
     or one with a word or two changed (edit similarity ≥ 0.9 as spelled, before concepts)."""
@@ -74,6 +74,19 @@ def test_the_blind_set_holds_what_the_shop_has_learnt_to_generalise(repo: Path, 
     assert summary["resolved"] >= 0.70
     assert summary["wrong"] <= 0.04
     assert summary["topic_right"] >= 0.78
+
+
+def test_the_hard_blind_set_holds_on_its_unread_half(repo: Path, shipped_bot: Bot) -> None:
+    """tests/data/blind-hard.jsonl was written by people who never saw intents/, told to avoid each
+    topic's obvious keyword (「钱还没回来」, not 退款进度). Only the failures of its first half were
+    read, to widen concepts and keywords, never as 问法; the second half was never read. Floors on
+    that half (the figures when it was added: 56.7% resolved, 7.4% wrong) catch a change that fits
+    the first half without carrying over. Raise them as the shop improves."""
+    items = [i for i in read_labelled(repo / "tests" / "data" / "blind-hard.jsonl") if half(i.text) == "second"]
+    summary = evaluate(shipped_bot, items).to_dict()
+    assert summary["n"] >= 900
+    assert summary["resolved"] >= 0.56
+    assert summary["wrong"] <= 0.076
 
 
 def test_dev_set_labels_the_topics_of_the_shipped_shop(dev_rows: list[dict], shipped_bot: Bot) -> None:

@@ -23,7 +23,7 @@ import json
 import math
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from bot.model import Agent, ApiKey, Event, Review, Session, Ticket, TicketStatus, TurnRecord
@@ -207,20 +207,24 @@ class RedisFront:
         return await self.backing.keys(shop)
 
     async def erase(self, shop: str, session_id: str) -> Erased:
+        """The backing's erasure, this copy of the session, and the stream's events about it."""
         erased = await self.backing.erase(shop, session_id)
         async with self._reached() as r:
             await r.delete(_session_key(shop, session_id))
-        return erased
+        streamed = await self.events.forget(lambda e: e.shop == shop and e.session_id == session_id)
+        return dataclasses.replace(erased, events=erased.events + streamed)
 
     async def purge(self, before: float, shop: str | None = None) -> Erased:
-        """The backing's purge, and the copies here of the sessions it erased (a daily scan)."""
+        """The backing's purge, the copies here of the sessions it erased (a daily scan), and the
+        stream's events from before then."""
         erased = await self.backing.purge(before, shop)
         async with self._reached() as r:
             async for key in r.scan_iter(match=_session_key(shop or "*", "*"), count=1000):
                 cached = await r.get(key)
                 if cached is not None and json.loads(cached).get("updated_at", 0.0) < before:
                     await r.delete(key)
-        return erased
+        streamed = await self.events.forget(lambda e: e.at < before and (shop is None or e.shop == shop))
+        return dataclasses.replace(erased, events=erased.events + streamed)
 
     async def review(self, review: Review) -> None:
         await self.backing.review(review)
@@ -266,6 +270,19 @@ class RedisEvents:
             event_id = await r.xadd(self.STREAM, {"e": to_json(event)}, maxlen=KEEP, approximate=True)
         return dataclasses.replace(event, id=event_id)
 
+    async def forget(self, doomed: Callable[[Event], bool]) -> int:
+        """Delete the stream's events that `doomed` picks; the stream is at most KEEP long, read in pages."""
+        removed, start = 0, "-"
+        async with self._front._reached() as r:
+            while True:
+                entries = await r.xrange(self.STREAM, min=start, max="+", count=_PAGE)
+                picked = [event_id for event_id, fields in entries if doomed(from_json(fields["e"], event_id))]
+                if picked:
+                    removed += await r.xdel(self.STREAM, *picked)
+                if len(entries) < _PAGE:
+                    return removed
+                start = "(" + entries[-1][0]
+
     async def latest(self) -> str:
         async with self._front._reached() as r:
             newest = await r.xrevrange(self.STREAM, count=1)
@@ -289,6 +306,9 @@ class RedisEvents:
                             yield event
         finally:
             await client.aclose()
+
+
+_PAGE = 1000
 
 
 def _session_key(shop: str, session_id: str) -> str:

@@ -565,8 +565,10 @@ def test_a_buyers_conversation_is_erased_whole_and_old_ones_are_purged(store: St
     run(store.record(TurnWrite(turn=turn("kept", 1), session=Session(key="kept", turns=1, updated_at=1.0))))
     run(store.events.publish(Event(kind=EventKind.BUYER_MESSAGE, shop="default", session_id="gone", at=1.0,
                                    data={"text": "我的电话13812345678"})))  # fmt: skip
+    run(store.events.publish(Event(kind=EventKind.BUYER_MESSAGE, shop="default", session_id="kept", at=1.0,
+                                   data={"text": "别人的"})))  # fmt: skip
     erased = run(store.erase("default", "gone"))
-    assert (1, 1, 1) == (erased.sessions, erased.turns, erased.tickets)
+    assert (1, 1, 1, 1) == (erased.sessions, erased.turns, erased.tickets, erased.events)
     assert run(store.session("default", "gone")) is None and [] == run(store.transcript("default", "gone"))
     assert run(store.open_ticket("default", "gone")) is None
     assert ["在吗"] == [t.message for t in run(store.transcript("default", "kept"))]
@@ -575,6 +577,6 @@ def test_a_buyers_conversation_is_erased_whole_and_old_ones_are_purged(store: St
     late = TurnRecord(session_id="new", shop="default", turn=1, at=500.0, message="新", reply="亲", action=Action.ANSWER)
     run(store.record(TurnWrite(turn=late, session=Session(key="new", turns=1, updated_at=500.0))))
     purged = run(store.purge(100.0))
-    assert (1, 1) == (purged.sessions, purged.turns)
+    assert (1, 1, 1) == (purged.sessions, purged.turns, purged.events)
     assert [] == run(store.transcript("default", "kept")) and run(store.session("default", "kept")) is None
     assert ["新"] == [t.message for t in run(store.transcript("default", "new"))]

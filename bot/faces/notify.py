@@ -49,7 +49,10 @@ class Notifier:
     def _send(self, state: str) -> None:
         if not self._address:
             return
-        with contextlib.suppress(OSError):  # the manager gone away must not stop the server
+        # Never block: a manager that does not read (its queue holds ~10 datagrams) or has gone away
+        # must not stop the loop; a ping dropped is one of three a period.
+        with contextlib.suppress(OSError):
             if self._socket is None:
                 self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                self._socket.setblocking(False)
             self._socket.sendto(state.encode(), self._address)

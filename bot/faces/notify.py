@@ -11,7 +11,6 @@ Outside systemd (no NOTIFY_SOCKET) every call does nothing.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import time
@@ -33,11 +32,12 @@ class Notifier:
     def watched(self) -> bool:
         return self._every is not None
 
-    def ready(self) -> None:
-        self._send("READY=1\nSTATUS=serving")
+    def ready(self) -> bool:
+        """READY=1; False if it could not be sent now (say it again on the next tick)."""
+        return self._send("READY=1\nSTATUS=serving")
 
     def alive(self) -> None:
-        """Called on every turn of the loop; pings only as often as the watchdog needs."""
+        """Called on every turn of the loop once ready; pings only as often as the watchdog needs."""
         now = time.monotonic()
         if self._every is not None and now - self._last >= self._every:
             self._last = now
@@ -46,13 +46,16 @@ class Notifier:
     def stopping(self) -> None:
         self._send("STOPPING=1")
 
-    def _send(self, state: str) -> None:
+    def _send(self, state: str) -> bool:
         if not self._address:
-            return
+            return True
         # Never block: a manager that does not read (its queue holds ~10 datagrams) or has gone away
         # must not stop the loop; a ping dropped is one of three a period.
-        with contextlib.suppress(OSError):
+        try:
             if self._socket is None:
                 self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
                 self._socket.setblocking(False)
             self._socket.sendto(state.encode(), self._address)
+        except OSError:
+            return False
+        return True

@@ -66,9 +66,9 @@ def serve(config: Path, watch: bool, host: str, port: int, workers: int, loop: s
     try:
         while not stopping:
             if not ready and all(b.value <= time.time() for b in beats):  # every worker's loop turns
-                notifier.ready()
-                ready = True
-            notifier.alive()
+                ready = notifier.ready()
+            if ready:
+                notifier.alive()
             for i, process in enumerate(processes):
                 if not process.is_alive():
                     log.warning("worker %s exited with %s; starting another", process.pid, process.exitcode)
@@ -196,9 +196,9 @@ class _Beating(uvicorn.Server):
             self.beat.value = time.time()
         if self.notifier is not None:
             if not self._told:  # the first tick comes once startup is done and the socket listens
-                self.notifier.ready()
-                self._told = True
-            self.notifier.alive()
+                self._told = self.notifier.ready()
+            else:
+                self.notifier.alive()
         return await super().on_tick(counter)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:

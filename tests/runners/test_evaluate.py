@@ -80,13 +80,13 @@ def test_the_hard_blind_set_holds_on_its_unread_half(repo: Path, shipped_bot: Bo
     """tests/data/blind-hard.jsonl was written by people who never saw intents/, told to avoid each
     topic's obvious keyword (「钱还没回来」, not 退款进度). Only the failures of its first half were
     read, to widen concepts and keywords, never as 问法; the second half was never read. Floors on
-    that half (the figures when it was added: 56.7% resolved, 7.4% wrong) catch a change that fits
+    that half (the figures when it was added: 56.7% resolved, 7.2% wrong) catch a change that fits
     the first half without carrying over. Raise them as the shop improves."""
     items = [i for i in read_labelled(repo / "tests" / "data" / "blind-hard.jsonl") if half(i.text) == "second"]
     summary = evaluate(shipped_bot, items).to_dict()
     assert summary["n"] >= 900
     assert summary["resolved"] >= 0.56
-    assert summary["wrong"] <= 0.076
+    assert summary["wrong"] <= 0.074
 
 
 def test_dev_set_labels_the_topics_of_the_shipped_shop(dev_rows: list[dict], shipped_bot: Bot) -> None:

@@ -28,10 +28,6 @@ class Notifier:
         self._last = 0.0
         self._socket: socket.socket | None = None
 
-    @property
-    def watched(self) -> bool:
-        return self._every is not None
-
     def ready(self) -> bool:
         """READY=1; False if it could not be sent now (say it again on the next tick)."""
         return self._send("READY=1\nSTATUS=serving")

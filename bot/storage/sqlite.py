@@ -596,9 +596,9 @@ class SQLiteStore:
         try:
             await asyncio.wait_for(self._syncer.durable(), WAIT_SECONDS)
         except TimeoutError:
-            raise StorageUnavailable("SQLite: the disk has not confirmed the write in time", "sqlite") from None
+            raise _unsynced(_NOT_IN_TIME) from None
         except OSError as exc:
-            raise StorageUnavailable(f"SQLite: the disk failed to sync: {exc}", "sqlite") from exc
+            raise _unsynced(exc) from exc
 
     async def disconnect(self) -> None:
         return None  # one connection per thread, closed with it
@@ -701,6 +701,11 @@ def _ticket_and_left_message(db: sqlite3.Connection, write: TurnWrite) -> int | 
 _NOT_IN_TIME = TimeoutError("the disk has not confirmed the write in time")
 
 
+def _unsynced(error: OSError) -> StorageUnavailable:
+    """A write the disk did not confirm (failed, or not within its bound): 503 with Retry-After."""
+    return StorageUnavailable(f"SQLite: {error}", "sqlite")
+
+
 def _acknowledge(written: list[tuple[_Write, Written]], error: OSError | None) -> None:
     """On the loop, once the Syncer has the batch on the disk, failed to, or took too long: whichever
     comes first answers (the turn stays stored if the disk confirms it later: a retry finds it)."""
@@ -710,7 +715,7 @@ def _acknowledge(written: list[tuple[_Write, Written]], error: OSError | None) -
         if error is None:
             item.future.set_result(result)
         else:
-            item.future.set_exception(StorageUnavailable(f"SQLite: {error}", "sqlite"))
+            item.future.set_exception(_unsynced(error))
 
 
 class _Write:
